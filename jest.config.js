@@ -3,8 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/app', '<rootDir>/infra'],
   testMatch: ['**/test/**/*.test.ts'],
-  // Type checking is `npm run typecheck`'s job; ts-jest only transpiles, which keeps runs fast.
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  // tsconfig's isolatedModules makes ts-jest transpile only; type checking is `npm run typecheck`'s job.
+  transform: { '^.+\\.ts$': 'ts-jest' },
   testTimeout: 60000,
   maxWorkers: 2,
 };
