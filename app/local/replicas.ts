@@ -1,0 +1,140 @@
+/**
+ * The local "Deployment + load balancer": a Node `cluster` primary that runs N chat
+ * replicas (dist/app/src/main.js) on one port. The primary accepts connections and
+ * hands them to the workers round-robin, as the DigitalOcean load balancer spreads
+ * connections over the pods; a worker that dies unexpectedly is started again, as a
+ * ReplicaSet replaces a pod (with a growing delay if it keeps crashing).
+ *
+ * It runs as its own process, started by LocalStack with an IPC channel, so that
+ * jest, the experiment and the benchmarks never become a cluster primary themselves.
+ * It reports to its parent over IPC (ReplicasMessage) and writes each worker's
+ * output to stdout as `[replica-N] <line>`. SIGTERM, or its parent going away,
+ * makes it SIGTERM every replica (the pods' graceful shutdown) and exit.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { onLines } from './processes';
+
+export interface ReplicasConfig {
+  /** The replica program. */
+  main: string;
+  replicas: number;
+  /** Env for every replica; REPLICA_NAME is added per replica. */
+  env: Record<string, string>;
+}
+
+/** Passed from LocalStack in this environment variable, as JSON. */
+export const REPLICAS_CONFIG_ENV = 'LOCAL_STACK_REPLICAS_CONFIG';
+
+export type ReplicasMessage =
+  | { type: 'listening'; replica: string; pid: number }
+  | { type: 'ready'; pids: number[] }
+  | { type: 'exit'; replica: string; pid: number; code: number | null; signal: string | null; restartInMs: number }
+  | { type: 'fatal'; message: string };
+
+/** How long a replica gets to exit after SIGTERM before SIGKILL (the pod's grace period is 30 s; the service promises 10 s). */
+const GRACE_MS = 12_000;
+/** A replica that ran this long is "healthy again": its crash back-off resets. */
+const STABLE_MS = 10_000;
+
+interface Slot {
+  name: string;
+  worker?: Worker;
+  startedAt: number;
+  listening: boolean;
+  crashes: number;
+  tail: string[];
+}
+
+function main(): void {
+  const config = JSON.parse(process.env[REPLICAS_CONFIG_ENV] ?? 'null') as ReplicasConfig | null;
+  if (!config) {
+    process.stderr.write(`replicas: ${REPLICAS_CONFIG_ENV} is not set; this program is started by LocalStack\n`);
+    process.exit(2);
+  }
+  delete process.env[REPLICAS_CONFIG_ENV];
+
+  const send = (msg: ReplicasMessage) => {
+    if (process.connected) process.send!(msg);
+  };
+
+  // Round-robin in the primary on every platform (Windows defaults to OS scheduling).
+  cluster.schedulingPolicy = cluster.SCHED_RR;
+  cluster.setupPrimary({ exec: config.main, silent: true });
+
+  const slots: Slot[] = Array.from({ length: config.replicas }, (_, i) => ({
+    name: `replica-${i + 1}`,
+    startedAt: 0,
+    listening: false,
+    crashes: 0,
+    tail: [],
+  }));
+  let ready = false;
+  let stopping = false;
+
+  const fork = (slot: Slot) => {
+    if (stopping) return;
+    const worker = cluster.fork({ ...config.env, REPLICA_NAME: slot.name });
+    slot.worker = worker;
+    slot.startedAt = Date.now();
+    slot.listening = false;
+    slot.tail = [];
+    const relay = (line: string) => {
+      slot.tail.push(line);
+      if (slot.tail.length > 20) slot.tail.shift();
+      process.stdout.write(`[${slot.name}] ${line}\n`);
+    };
+    onLines(worker.process.stdout!, relay);
+    onLines(worker.process.stderr!, relay);
+    worker.on('listening', () => {
+      slot.listening = true;
+      send({ type: 'listening', replica: slot.name, pid: worker.process.pid! });
+      if (!ready && slots.every((s) => s.listening)) {
+        ready = true;
+        send({ type: 'ready', pids: slots.map((s) => s.worker!.process.pid!) });
+      }
+    });
+    worker.on('exit', (code, signal) => {
+      if (slot.worker !== worker) return;
+      slot.worker = undefined;
+      if (stopping) return;
+      if (!ready && !slot.listening) {
+        // Failing before it ever served (bad config, port taken, missing build): a
+        // restart would fail the same way, so report it instead of looping.
+        const why = slot.tail.slice(-8).join('\n');
+        shutdown(1, `${slot.name} exited (code ${code}, signal ${signal}) before listening${why ? `:\n${why}` : ''}`);
+        return;
+      }
+      slot.crashes = Date.now() - slot.startedAt > STABLE_MS ? 1 : slot.crashes + 1;
+      const restartInMs = Math.min(10_000, 100 * 2 ** (slot.crashes - 1));
+      send({ type: 'exit', replica: slot.name, pid: worker.process.pid!, code, signal, restartInMs });
+      setTimeout(() => fork(slot), restartInMs);
+    });
+  };
+
+  const shutdown = (exitCode: number, fatal?: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (fatal) send({ type: 'fatal', message: fatal });
+    const live = slots.map((s) => s.worker).filter((w): w is Worker => !!w && !w.isDead());
+    const exited = live.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
+    for (const w of live) w.process.kill('SIGTERM');
+    const force = setTimeout(() => {
+      for (const w of live) if (!w.isDead()) w.process.kill('SIGKILL');
+    }, GRACE_MS);
+    void Promise.all(exited).then(() => {
+      clearTimeout(force);
+      process.exit(exitCode);
+    });
+  };
+
+  process.on('SIGTERM', () => shutdown(0));
+  // Started in its own process group, so a terminal's Ctrl-C does not reach it or
+  // the replicas; the parent decides when to stop. Ignore a stray SIGINT.
+  process.on('SIGINT', () => {});
+  // The parent (npm start, a test, the experiment) went away: no orphans.
+  process.on('disconnect', () => shutdown(0));
+
+  for (const slot of slots) fork(slot);
+}
+
+if (require.main === module) main();

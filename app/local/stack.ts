@@ -1,0 +1,281 @@
+/**
+ * The whole system on one machine, built the way the cluster is built:
+ *
+ *   Kubernetes (pulumi up -s <stack>)         LocalStack
+ *   Redis pod, args from redisPlan()          redis-server with exactly redisPlan().args
+ *   redis-pvc (do-block-storage)              <dataDir>/redis, kept across kills
+ *   no volume (memory-only)                   <dataDir>/redis wiped at start and on kill
+ *   chat-app-deployment, N pods               N `cluster` workers of dist/app/src/main.js
+ *   chat-app-lb                               the cluster primary, round-robin on one port
+ *   kubectl delete pod -l app=redis           killRedis(): SIGKILL + a replacement Redis
+ *   readiness probe GET /readyz               waitReady()
+ *
+ * Used by `npm start`, the experiment, the benchmarks and the tests.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { redisPlan, type AppendFsync, type RedisPlan } from '../../infra/persistence';
+import { httpRequest } from './http';
+import { freePort, portInUse } from './ports';
+import { onLines, pidAlive, waitGone } from './processes';
+import { RedisServer } from './redis-server';
+import { REPLICAS_CONFIG_ENV, type ReplicasConfig, type ReplicasMessage } from './replicas';
+import { ensureStackFile, readStackConfig, repoRoot, type StackConfig } from './stack-config';
+
+export type { AppendFsync, RedisPlan };
+
+export interface LocalStackOptions {
+  stack: 'stateless' | 'stateful';
+  /** HTTP port, default 8080; 0 = pick a free one. */
+  port?: number;
+  /** Default from the stack file (chat:appReplicas). */
+  replicas?: number;
+  /** Overrides the stack file (chat:appendfsync). */
+  appendfsync?: AppendFsync;
+  /** Default <repo>/.local/<stack>. Redis's data ("the volume") is <dataDir>/redis. */
+  dataDir?: string;
+  /** Extra env for the replicas, e.g. { RATE_LIMIT_PER_MIN: '0' }. */
+  env?: Record<string, string>;
+  /** Where progress and log lines go (default: nothing). Lines start with [stack], [redis] or [replica-N]. */
+  log?: (line: string) => void;
+}
+
+export class LocalStackError extends Error {}
+
+const DEFAULT_PORT = 8080;
+
+export class LocalStack {
+  readonly persistent: boolean;
+  readonly plan: RedisPlan;
+  readonly redis: RedisServer;
+  /** The stack file's settings this stack runs with. */
+  readonly config: StackConfig;
+  readonly dataDir: string;
+  /** Redis's data directory: what the PVC is in the cluster. */
+  readonly redisDir: string;
+  readonly replicas: number;
+  url: string;
+
+  private port: number;
+  private readonly root: string;
+  private readonly log: (line: string) => void;
+  private primary?: ChildProcess;
+  private primaryExit?: Promise<void>;
+  private pids = new Map<string, number>();
+  private started = false;
+
+  constructor(private readonly opts: LocalStackOptions) {
+    this.root = repoRoot();
+    ensureStackFile(opts.stack, this.root);
+    this.config = readStackConfig(opts.stack, this.root);
+    this.persistent = this.config.persistent;
+    this.plan = redisPlan(this.persistent, opts.appendfsync ?? this.config.appendfsync);
+    this.replicas = opts.replicas ?? this.config.appReplicas;
+    if (!Number.isInteger(this.replicas) || this.replicas < 1) {
+      throw new LocalStackError(`replicas must be a whole number of at least 1; got ${this.replicas}`);
+    }
+    this.dataDir = path.resolve(opts.dataDir ?? path.join(this.root, '.local', opts.stack));
+    this.redisDir = path.join(this.dataDir, 'redis');
+    this.redis = new RedisServer({ args: this.plan.args, dir: this.redisDir });
+    this.port = opts.port ?? DEFAULT_PORT;
+    this.url = `http://127.0.0.1:${this.port}`;
+    this.log = opts.log ?? (() => {});
+    this.redis.on('line', (line: string) => this.log(`[redis] ${line}`));
+  }
+
+  /** The replica program: the service as the container runs it (`npm run serve`). */
+  get serviceMain(): string {
+    return process.env.LOCAL_STACK_SERVICE_MAIN ?? path.join(this.root, 'dist', 'app', 'src', 'main.js');
+  }
+
+  /** Pid of the cluster primary (the local load balancer + ReplicaSet). */
+  get supervisorPid(): number | undefined {
+    return this.primary?.pid;
+  }
+
+  /** Starts Redis, then the replicas; resolves when /readyz answers 200 on every replica. */
+  async start(): Promise<{ url: string }> {
+    if (this.started) throw new LocalStackError('this LocalStack is already started');
+    this.started = true;
+    try {
+      RedisServer.assertInstalled();
+      const replicasJs = path.join(this.root, 'dist', 'app', 'local', 'replicas.js');
+      for (const file of [this.serviceMain, replicasJs]) {
+        if (!fs.existsSync(file)) {
+          throw new LocalStackError(`${path.relative(this.root, file)} does not exist: run \`npm run build\` first`);
+        }
+      }
+      if (this.port === 0) this.port = await freePort();
+      else if (await portInUse(this.port)) {
+        throw new LocalStackError(
+          `port ${this.port} is already in use on 127.0.0.1: stop what uses it, or choose another port (--port N, or --port 0 for a free one)`,
+        );
+      }
+      this.url = `http://127.0.0.1:${this.port}`;
+
+      if (!this.persistent) this.redis.wipeData(); // a memory-only pod has no volume: it starts empty
+      this.log(`[stack] ${this.opts.stack}: starting redis-server ${this.plan.args.map((a) => (a === '' ? '""' : a)).join(' ')} (data dir ${this.redisDir})`);
+      await this.redis.start();
+      this.log(`[stack] redis-server ready on ${this.redis.url} (pid ${this.redis.pid})`);
+
+      this.log(`[stack] starting ${this.replicas} chat replica(s) on ${this.url}`);
+      await this.startReplicas(replicasJs);
+      const ms = await this.waitReady();
+      this.log(`[stack] all replicas ready (GET /readyz 200) after ${ms} ms`);
+      return { url: this.url };
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /**
+   * What `kubectl delete pod -l app=redis` does: SIGKILL Redis, then start a new one on
+   * the same port. The persistent stack's replacement opens the same data dir (the PVC)
+   * and loads the AOF; the memory-only one starts on an empty dir (a new pod, no volume).
+   * Resolves when the replacement accepts connections; call waitReady() to time the chat's recovery.
+   */
+  async killRedis(): Promise<{ redisRecoveryMs: number; aofLoaded: boolean }> {
+    const began = Date.now();
+    const oldPid = this.redis.pid;
+    await this.redis.kill();
+    this.log(`[stack] killed redis-server (pid ${oldPid}) with SIGKILL`);
+    if (!this.persistent) this.redis.wipeData();
+    await this.redis.start();
+    const redisRecoveryMs = Date.now() - began;
+    const aofLoaded = this.redis.aofLoaded;
+    this.log(
+      `[stack] replacement redis-server (pid ${this.redis.pid}) ready after ${redisRecoveryMs} ms; ` +
+        (aofLoaded ? 'it loaded the append-only file' : this.persistent ? 'no append-only file was loaded' : 'it started empty (memory-only)'),
+    );
+    return { redisRecoveryMs, aofLoaded };
+  }
+
+  /**
+   * Milliseconds until GET /readyz answers 200 from every replica: as many 200s in a row
+   * as there are replicas, each on a new connection (round-robin gives each to the next replica).
+   */
+  async waitReady(timeoutMs = 30_000): Promise<number> {
+    const began = Date.now();
+    let streak = 0;
+    let last = 'no answer yet';
+    while (streak < this.replicas) {
+      if (Date.now() - began > timeoutMs) {
+        throw new LocalStackError(`${this.url}/readyz did not answer 200 from all replicas within ${timeoutMs} ms (last: ${last})`);
+      }
+      if (this.primary && this.primary.exitCode !== null) throw new LocalStackError('the replicas are not running');
+      try {
+        const res = await httpRequest(`${this.url}/readyz`, { timeoutMs: 2000 });
+        last = `${res.status}`;
+        streak = res.status === 200 ? streak + 1 : 0;
+      } catch (err) {
+        last = (err as Error).message;
+        streak = 0;
+      }
+      if (streak === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    return Date.now() - began;
+  }
+
+  /** Pids of the chat replicas now running (a restarted replica has a new pid). */
+  replicaPids(): number[] {
+    return [...this.pids.values()];
+  }
+
+  /** SIGTERM the replicas (graceful), then stop Redis (SIGTERM, it flushes). Leaves no process behind. */
+  async stop(): Promise<void> {
+    const primary = this.primary;
+    if (primary && this.primaryExit) {
+      const pid = primary.pid!;
+      if (primary.exitCode === null && primary.signalCode === null) primary.kill('SIGTERM');
+      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000).unref());
+      if ((await Promise.race([this.primaryExit, timeout])) === 'timeout') {
+        this.log('[stack] replicas did not stop within 15 s: SIGKILL');
+        try {
+          process.kill(-pid, 'SIGKILL'); // its process group: the primary and every worker
+        } catch {
+          /* already gone */
+        }
+        await this.primaryExit;
+      }
+      // Workers exit before their primary does; make sure none outlived it.
+      for (const p of this.pids.values()) {
+        if (pidAlive(p)) {
+          try {
+            process.kill(p, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+          await waitGone(p, 2000);
+        }
+      }
+      this.pids.clear();
+      this.primary = undefined;
+    }
+    if (this.redis.running) {
+      await this.redis.stop();
+      this.log('[stack] redis-server stopped');
+    }
+  }
+
+  private startReplicas(replicasJs: string): Promise<void> {
+    const config: ReplicasConfig = {
+      main: this.serviceMain,
+      replicas: this.replicas,
+      env: {
+        PORT: String(this.port),
+        HOST: '127.0.0.1',
+        REDIS_URL: this.redis.url,
+        HISTORY_LIMIT: String(this.config.historyLimit),
+        ...this.opts.env,
+      },
+    };
+    const primary = spawn(process.execPath, [replicasJs], {
+      cwd: this.root,
+      // Own process group: a Ctrl-C in the terminal reaches `npm start`, which stops
+      // the replicas gracefully, instead of killing them all at once.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, [REPLICAS_CONFIG_ENV]: JSON.stringify(config) },
+    });
+    this.primary = primary;
+    this.primaryExit = new Promise((resolve) => primary.once('exit', () => resolve()));
+    onLines(primary.stdout!, (line) => this.log(line));
+    onLines(primary.stderr!, (line) => this.log(`[replicas] ${line}`));
+
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err);
+        else resolve();
+      };
+      primary.on('message', (msg: ReplicasMessage) => {
+        switch (msg.type) {
+          case 'listening':
+            this.pids.set(msg.replica, msg.pid);
+            break;
+          case 'ready':
+            settle();
+            break;
+          case 'exit':
+            this.pids.delete(msg.replica);
+            this.log(
+              `[stack] ${msg.replica} (pid ${msg.pid}) exited unexpectedly (code ${msg.code}, signal ${msg.signal}); restarting it in ${msg.restartInMs} ms`,
+            );
+            break;
+          case 'fatal':
+            settle(new LocalStackError(`the chat replicas could not start: ${msg.message}`));
+            break;
+        }
+      });
+      primary.once('error', (err) => settle(new LocalStackError(`cannot start the replicas: ${err.message}`)));
+      primary.once('exit', (code, signal) => {
+        this.pids.clear();
+        settle(new LocalStackError(`the replicas' primary exited during start (code ${code}, signal ${signal})`));
+      });
+    });
+  }
+}
