@@ -63,7 +63,8 @@ export class LocalStack {
   private primary?: ChildProcess;
   private primaryExit?: Promise<void>;
   private pids = new Map<string, number>();
-  private started = false;
+  private starting?: Promise<{ url: string }>;
+  private stopRequested = false;
 
   constructor(private readonly opts: LocalStackOptions) {
     this.root = repoRoot();
@@ -95,9 +96,18 @@ export class LocalStack {
   }
 
   /** Starts Redis, then the replicas; resolves when /readyz answers 200 on every replica. */
-  async start(): Promise<{ url: string }> {
-    if (this.started) throw new LocalStackError('this LocalStack is already started');
-    this.started = true;
+  start(): Promise<{ url: string }> {
+    if (this.starting) return Promise.reject(new LocalStackError('this LocalStack was already started'));
+    this.starting = this.startAll();
+    return this.starting;
+  }
+
+  private async startAll(): Promise<{ url: string }> {
+    // stop() may be called while this runs (Ctrl-C during start): check before each
+    // step that creates a process, so nothing is started after stop() cleaned up.
+    const notStopped = () => {
+      if (this.stopRequested) throw new LocalStackError('stopped while starting');
+    };
     try {
       RedisServer.assertInstalled();
       const replicasJs = path.join(this.root, 'dist', 'app', 'local', 'replicas.js');
@@ -114,18 +124,20 @@ export class LocalStack {
       }
       this.url = `http://127.0.0.1:${this.port}`;
 
+      notStopped();
       if (!this.persistent) this.redis.wipeData(); // a memory-only pod has no volume: it starts empty
       this.log(`[stack] ${this.opts.stack}: starting redis-server ${this.plan.args.map((a) => (a === '' ? '""' : a)).join(' ')} (data dir ${this.redisDir})`);
       await this.redis.start();
       this.log(`[stack] redis-server ready on ${this.redis.url} (pid ${this.redis.pid})`);
 
+      notStopped();
       this.log(`[stack] starting ${this.replicas} chat replica(s) on ${this.url}`);
       await this.startReplicas(replicasJs);
       const ms = await this.waitReady();
       this.log(`[stack] all replicas ready (GET /readyz 200) after ${ms} ms`);
       return { url: this.url };
     } catch (err) {
-      await this.stop();
+      await this.teardown();
       throw err;
     }
   }
@@ -141,6 +153,7 @@ export class LocalStack {
     const oldPid = this.redis.pid;
     await this.redis.kill();
     this.log(`[stack] killed redis-server (pid ${oldPid}) with SIGKILL`);
+    if (this.stopRequested) throw new LocalStackError('the stack is stopping: no replacement Redis');
     if (!this.persistent) this.redis.wipeData();
     await this.redis.start();
     const redisRecoveryMs = Date.now() - began;
@@ -185,6 +198,14 @@ export class LocalStack {
 
   /** SIGTERM the replicas (graceful), then stop Redis (SIGTERM, it flushes). Leaves no process behind. */
   async stop(): Promise<void> {
+    this.stopRequested = true;
+    await this.teardown();
+    // A start() in flight notices stopRequested, fails, and tears down what it made since.
+    await this.starting?.catch(() => {});
+    await this.teardown();
+  }
+
+  private async teardown(): Promise<void> {
     const primary = this.primary;
     if (primary && this.primaryExit) {
       const pid = primary.pid!;

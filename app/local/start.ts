@@ -1,0 +1,293 @@
+/**
+ * `npm start [-- --stack stateless|stateful] [--port N] [--replicas N] [--data-dir DIR] [--verbose]`
+ *
+ * Runs the whole system on this machine the way `pulumi up -s <stack>` runs it in the
+ * cluster (see stack.ts), prints the URL, and lets you do the tutorial's experiment:
+ * press k (or run `npm run kill-redis`) to SIGKILL Redis and start a replacement, as
+ * `kubectl delete pod -l app=redis` does. q, Ctrl-C or SIGTERM stop everything.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { httpRequest } from './http';
+import { RedisServerError } from './redis-server';
+import { LocalStack, LocalStackError } from './stack';
+import { StackConfigError, parseStackName, repoRoot } from './stack-config';
+import { defaultDataDir, removeState, runningState, writeState, type StackState } from './state-file';
+
+const USAGE = `Usage: npm start [-- options]
+
+Runs the chat on this machine as the cluster runs it: redis-server with the Redis
+pod's flags for the stack, and the chat replicas behind one port (round-robin).
+
+Options:
+  --stack stateless|stateful   which Pulumi.<stack>.yaml to follow (default stateless)
+  --port N                     HTTP port on 127.0.0.1 (default 8080; 0 = any free port)
+  --replicas N                 chat replicas (default chat:appReplicas, else 2)
+  --data-dir DIR               where Redis keeps its data (default .local/<stack>)
+  --verbose                    show every Redis and replica log line
+  -h, --help                   show this help
+
+While it runs: k kills Redis with SIGKILL and starts a new one (also: npm run kill-redis),
+q or Ctrl-C stops everything.`;
+
+/** An error the user can act on: printed as one message, without a stack trace. */
+const USER_ERRORS = [LocalStackError, StackConfigError, RedisServerError];
+
+class UsageError extends Error {}
+
+interface Args {
+  stack: 'stateless' | 'stateful';
+  port: number;
+  replicas?: number;
+  dataDir?: string;
+  verbose: boolean;
+  help: boolean;
+}
+
+function parse(argv: string[]): Args {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        stack: { type: 'string' },
+        port: { type: 'string' },
+        replicas: { type: 'string' },
+        'data-dir': { type: 'string' },
+        verbose: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const whole = (name: string, raw: string | undefined, min: number, max: number): number | undefined => {
+    if (raw === undefined) return undefined;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      throw new UsageError(`--${name} must be a whole number from ${min} to ${max}; got ${JSON.stringify(raw)}`);
+    }
+    return Number(raw);
+  };
+  let stack: Args['stack'];
+  try {
+    stack = parseStackName(values.stack ?? 'stateless');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return {
+    stack,
+    port: whole('port', values.port, 0, 65535) ?? 8080,
+    replicas: whole('replicas', values.replicas, 1, 32),
+    dataDir: values['data-dir'] ? path.resolve(values['data-dir']) : undefined,
+    verbose: !!values.verbose,
+    help: !!values.help,
+  };
+}
+
+const AOF_LOADED = /DB loaded from append only file/;
+
+/** Without --verbose, only what needs attention: replica warnings and errors, Redis errors, stack events. */
+function worthShowing(line: string): boolean {
+  if (line.startsWith('[stack] ')) return /unexpectedly|did not stop/.test(line);
+  if (line.startsWith('[redis] ')) return /error|fatal|can't|failed|bad file/i.test(line);
+  const m = /^\[(replica-\d+|replicas)\] (.*)$/.exec(line);
+  if (!m) return true;
+  try {
+    const entry = JSON.parse(m[2]) as { level?: number };
+    return typeof entry.level !== 'number' || entry.level >= 40; // pino: 40 warn, 50 error, 60 fatal
+  } catch {
+    return true; // not a log entry: a crash trace or the like
+  }
+}
+
+async function main(): Promise<number> {
+  const args = parse(process.argv.slice(2));
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const root = repoRoot();
+  const dataDir = args.dataDir ?? defaultDataDir(args.stack, root);
+  const other = runningState(dataDir);
+  if (other) {
+    throw new LocalStackError(
+      `a local ${other.stack} stack is already running at ${other.url} (pid ${other.pid}) with data dir ${dataDir}; stop it first (q or Ctrl-C in its terminal)`,
+    );
+  }
+
+  let stopping = false;
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const stack = new LocalStack({
+    stack: args.stack,
+    port: args.port,
+    replicas: args.replicas,
+    dataDir,
+    log: (line) => {
+      if (!stopping && (args.verbose || worthShowing(line))) out(line);
+    },
+  });
+  const rel = (p: string) => {
+    const r = path.relative(process.cwd(), p);
+    return r && !r.startsWith('..') && !path.isAbsolute(r) ? r : p;
+  };
+  const flags = stack.plan.args.map((a) => (a === '' ? '""' : a)).join(' ');
+
+  out(`doks-chat local stack "${args.stack}" (${path.basename(stack.config.file)}: chat:persistence "${stack.persistent}")`);
+  out(`  Redis  redis-server ${flags}   (the Redis pod's flags)`);
+  out(
+    stack.persistent
+      ? `         data dir ${rel(stack.redisDir)} stands in for the redis-pvc volume: it outlives every kill`
+      : `         memory-only: no volume, so every new Redis starts empty (data dir ${rel(stack.redisDir)} is wiped)`,
+  );
+  out(`  Chat   ${stack.replicas} replica(s) of dist/app/src/main.js on one port, round-robin like chat-app-lb`);
+  out('Starting…');
+
+  const stateOf = (): StackState => ({
+    stack: args.stack,
+    persistent: stack.persistent,
+    pid: process.pid,
+    replicasPid: stack.supervisorPid,
+    replicaPids: stack.replicaPids(),
+    redisPid: stack.redis.pid,
+    redisPort: stack.redis.port,
+    port: Number(new URL(stack.url).port),
+    url: stack.url,
+    dataDir,
+    startedAt,
+    kills,
+    lastKill,
+  });
+  const startedAt = new Date().toISOString();
+  let kills = 0;
+  let lastKill: StackState['lastKill'];
+
+  let stopped: Promise<void> | undefined;
+  const shutdown = (why: string): Promise<void> => {
+    if (stopped) {
+      if (!stopping) return stopped;
+      out('Still stopping…');
+      return stopped;
+    }
+    stopping = true;
+    if (process.stdin.isTTY) {
+      process.stdin.setRawMode(false);
+      process.stdin.pause();
+    }
+    out(`\n${why}: stopping the replicas (SIGTERM), then Redis…`);
+    stopped = stack.stop().finally(() => removeState(dataDir));
+    return stopped;
+  };
+  const onSignal = (sig: NodeJS.Signals) => void shutdown(sig).then(() => finish(0));
+  let finish: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => (finish = resolve));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, onSignal);
+
+  try {
+    await stack.start();
+  } catch (err) {
+    if (stopping) return finished; // interrupted while starting
+    removeState(dataDir);
+    throw err;
+  }
+  if (stopping) return finished;
+
+  writeState(dataDir, stateOf());
+  out('');
+  out(`Chat ready: ${stack.url}`);
+  out('');
+  out('The experiment: post a few messages, then kill Redis with SIGKILL, as `kubectl delete pod -l app=redis` does:');
+  out(`  ${process.stdin.isTTY ? 'press k here, or run' : 'run'} \`npm run kill-redis\` in another terminal.`);
+  out(
+    stack.persistent
+      ? '  This stack is persistent: the new Redis loads the append-only file and the history comes back.'
+      : '  This stack is memory-only: the new Redis starts empty and the history is gone.',
+  );
+  out(`${process.stdin.isTTY ? 'q or Ctrl-C' : 'Ctrl-C (SIGINT) or SIGTERM'} stops everything.`);
+
+  // One kill at a time, in order: a key press and `npm run kill-redis` may overlap.
+  let queue: Promise<void> = Promise.resolve();
+  const killRedis = (reason: string) => {
+    queue = queue.then(async () => {
+      if (stopping) return;
+      out('');
+      out(`${reason}: killing Redis (pid ${stack.redis.pid ?? '-'}) with SIGKILL, as \`kubectl delete pod -l app=redis\` does…`);
+      try {
+        const { redisRecoveryMs, aofLoaded } = await stack.killRedis();
+        out(`  a new Redis (pid ${stack.redis.pid}) accepts connections after ${redisRecoveryMs} ms`);
+        const aofLine = stack.redis.log.find((l) => AOF_LOADED.test(l));
+        if (aofLine) out(`  Redis: ${aofLine.replace(/^\d+:M [^*#]*/, '')}`);
+        else if (!stack.persistent) out('  it started with an empty data dir (no volume): nothing to load');
+        else out('  no append-only file was loaded (nothing had been written yet)');
+        const chatReadyMs = await stack.waitReady(30_000);
+        let messages: number | undefined;
+        try {
+          const res = await httpRequest(`${stack.url}/api/messages?limit=${stack.config.historyLimit}`);
+          if (Array.isArray(res.json?.messages)) messages = res.json.messages.length;
+        } catch {
+          /* the count is a courtesy */
+        }
+        const history =
+          messages === undefined ? '' : ` — ${messages} message(s) in history${stack.persistent ? '' : messages === 0 ? ' (gone)' : ''}`;
+        out(`  every replica ready again (GET /readyz 200) after ${chatReadyMs} ms${history}`);
+        kills += 1;
+        lastKill = { at: new Date().toISOString(), redisRecoveryMs, chatReadyMs, aofLoaded, aofLine, messages };
+      } catch (err) {
+        out(`  the kill failed: ${(err as Error).message}`);
+        kills += 1;
+        lastKill = { at: new Date().toISOString(), redisRecoveryMs: -1, aofLoaded: false };
+      }
+      if (!stopping) writeState(dataDir, stateOf());
+    });
+  };
+
+  // `npm run kill-redis` asks through SIGUSR2 (see kill-redis.ts).
+  process.on('SIGUSR2', () => killRedis('kill-redis'));
+
+  // A ReplicaSet replaces a Redis pod that dies on its own, too.
+  let deadTicks = 0;
+  let lastPids = '';
+  const watch = setInterval(() => {
+    if (stopping) return;
+    deadTicks = stack.redis.running ? 0 : deadTicks + 1;
+    if (deadTicks === 2) killRedis('Redis exited on its own');
+    const pids = JSON.stringify(stack.replicaPids());
+    if (pids !== lastPids) {
+      if (lastPids) writeState(dataDir, stateOf());
+      lastPids = pids;
+    }
+  }, 500);
+
+  if (process.stdin.isTTY) {
+    process.stdin.setRawMode(true);
+    process.stdin.setEncoding('utf8');
+    process.stdin.resume();
+    process.stdin.on('data', (key: string) => {
+      if (key === 'k' || key === 'K') killRedis('k pressed');
+      else if (key === 'q' || key === 'Q' || key === '\u0003') void shutdown(key === '\u0003' ? 'Ctrl-C' : 'q').then(() => finish(0));
+      else if (key === '\r' || key === '\n') out('');
+    });
+  }
+
+  const code = await finished;
+  clearInterval(watch);
+  out('Stopped; nothing is left running.');
+  return code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`npm start: ${err.message}\n\n${USAGE}\n`);
+      process.exit(2);
+    }
+    if (USER_ERRORS.some((E) => err instanceof E)) {
+      process.stderr.write(`npm start: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`npm start: unexpected error\n${(err as Error)?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);
