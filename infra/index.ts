@@ -1,0 +1,24 @@
+/**
+ * `pulumi up -s stateless | stateful`: read and check the configuration, then build the
+ * stack (see stack.ts for the wiring, one component per concern).
+ */
+import { loadConfig } from './config';
+import { createStack } from './stack';
+
+const stack = createStack(loadConfig());
+
+/** http://<load balancer IP>: open it in a browser. */
+export const url = stack.url;
+/** For kubectl: `pulumi stack output kubeconfig --show-secrets > kubeconfig.yaml` (secret). */
+export const kubeconfig = stack.kubeconfig;
+export const clusterName = stack.clusterName;
+export const registryEndpoint = stack.registryEndpoint;
+/** The image the chat pods run (by digest when built here). */
+export const image = stack.image;
+/** "memory" (phase 1 of the tutorial) or "aof" (phase 2). */
+export const persistence = stack.persistence;
+/** How much a crash can lose: everysec (up to a second) or always (nothing acknowledged); null when memory-only. */
+export const appendfsync = stack.appendfsync;
+export const redisCommand = stack.redisCommand;
+/** The experiment's commands for this stack. */
+export const experiment = stack.experiment;

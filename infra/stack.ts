@@ -1,0 +1,107 @@
+/**
+ * The stack, as the architecture draws it:
+ *
+ *   cluster ──► image (registry + build) ──► redis ──► chat app ──► load balancer URL
+ *
+ * Only wiring: each box is a component with its own module.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import { ChatApp } from './chat-app';
+import { ChatCluster } from './cluster';
+import type { ChatConfig } from './config';
+import { ChatImage } from './image';
+import { NAMES } from './k8s-common';
+import { Redis } from './redis';
+
+export interface StackOutputs {
+  url: pulumi.Output<string>;
+  kubeconfig: pulumi.Output<string>;
+  clusterName: pulumi.Output<string>;
+  /** null when chat:image is set (nothing is pushed). */
+  registryEndpoint: pulumi.Output<string | null>;
+  image: pulumi.Output<string>;
+  /** What Redis does with the data: "memory" or "aof". */
+  persistence: string;
+  /** everysec | always when persistent, else null. */
+  appendfsync: string | null;
+  redisCommand: string;
+  experiment: Record<string, string>;
+}
+
+/** The tutorial's experiment, as commands for this stack. */
+export function experimentCommands(persistent: boolean): Record<string, string> {
+  return {
+    useCluster: 'pulumi stack output kubeconfig --show-secrets > kubeconfig.yaml && export KUBECONFIG=$PWD/kubeconfig.yaml',
+    openChat: 'open "$(pulumi stack output url)"   # or paste it into a browser',
+    watchLoadBalancer: `kubectl get svc ${NAMES.chatService} -w`,
+    crashRedis: 'kubectl delete pod -l app=redis',
+    watchRedis: 'kubectl get pods -l app=redis -w',
+    redisLog: `kubectl logs deployment/${NAMES.redisDeployment}`,
+    expect: persistent
+      ? 'After the new Redis pod is ready, reload: the history is still there; its log says "DB loaded from append only file".'
+      : 'After the new Redis pod is ready, reload: the history is gone (memory-only Redis).',
+    switch: persistent
+      ? 'pulumi config set chat:persistence false && pulumi up   # back to memory-only'
+      : 'pulumi config set chat:persistence true && pulumi up   # or: pulumi up -s stateful',
+  };
+}
+
+export function createStack(cfg: ChatConfig): StackOutputs {
+  const instance = `chat-${cfg.stack}`;
+
+  const cluster = new ChatCluster(
+    'cluster',
+    cfg.kubeconfig !== undefined
+      ? { existingKubeconfig: cfg.kubeconfig }
+      : {
+          create: {
+            name: instance,
+            region: cfg.region,
+            versionPrefix: cfg.kubernetesVersion,
+            nodeSize: cfg.nodeSize,
+            nodeCount: cfg.nodeCount,
+            autoscale: cfg.autoscale,
+            highAvailability: cfg.highAvailability,
+            doToken: cfg.doToken as pulumi.Output<string>,
+            tags: ['doks-chat', instance],
+          },
+        },
+  );
+
+  const image = new ChatImage('image', cfg.image !== undefined ? { prebuilt: cfg.image } : { registry: cfg.registry });
+
+  const redis = new Redis('redis', {
+    provider: cluster.provider,
+    instance,
+    persistent: cfg.persistence,
+    appendfsync: cfg.appendfsync,
+    storageClass: cfg.storageClass,
+    storageSize: cfg.redisStorageSize,
+    password: cfg.redisPassword,
+  });
+
+  const chat = new ChatApp('chat', {
+    provider: cluster.provider,
+    instance,
+    image: image.imageRef,
+    replicas: cfg.appReplicas,
+    historyLimit: cfg.historyLimit,
+    rateLimitPerMin: cfg.rateLimitPerMin,
+    redisHost: redis.serviceName,
+    redisPort: redis.port,
+    redisSecretName: redis.secretName,
+    pullCredentials: image.pullCredentials,
+  });
+
+  return {
+    url: chat.url,
+    kubeconfig: cluster.kubeconfig,
+    clusterName: cluster.clusterName,
+    registryEndpoint: image.registryEndpoint ?? pulumi.output(null),
+    image: image.imageRef,
+    persistence: redis.plan.mode,
+    appendfsync: cfg.persistence ? cfg.appendfsync : null,
+    redisCommand: redis.commandLine,
+    experiment: experimentCommands(cfg.persistence),
+  };
+}
