@@ -1,0 +1,94 @@
+import { httpRequest, type HttpResponse } from '../local/http';
+
+/** A stored chat message as the service returns it. */
+export interface ChatMessage {
+  id: string;
+  author: string;
+  text: string;
+  /** When the service stored it (ISO string or epoch ms; only compared, never shown). */
+  at: string | number;
+  replica?: string;
+}
+
+export type Request = typeof httpRequest;
+
+export class ChatApiError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The chat service's HTTP interface, as the experiment uses it. Each request opens
+ * its own connection (app/local/http), so successive requests reach successive
+ * replicas, the way new browser connections spread over the load balancer.
+ */
+export class ChatApi {
+  readonly base: string;
+
+  constructor(
+    url: string,
+    private readonly request: Request = httpRequest,
+    private readonly timeoutMs = 5000,
+  ) {
+    this.base = url.replace(/\/+$/, '');
+  }
+
+  /** POST /api/messages. Resolves with the status and, on 201, the stored message; rejects only on network errors. */
+  async post(author: string, text: string): Promise<{ status: number; message?: ChatMessage; error?: string }> {
+    const res = await this.request(`${this.base}/api/messages`, {
+      method: 'POST',
+      body: { author, text },
+      timeoutMs: this.timeoutMs,
+    });
+    if (res.status === 201) {
+      const message = res.json as ChatMessage | undefined;
+      if (!message || typeof message.id !== 'string') {
+        throw new ChatApiError(`POST /api/messages answered 201 without a message id: ${res.body.slice(0, 200)}`, 201);
+      }
+      return { status: 201, message };
+    }
+    return { status: res.status, error: errorText(res) };
+  }
+
+  /** GET /api/messages?limit=N, oldest first. Throws ChatApiError (with the status) unless 200. */
+  async messages(limit: number): Promise<ChatMessage[]> {
+    const res = await this.request(`${this.base}/api/messages?limit=${limit}`, { timeoutMs: Math.max(this.timeoutMs, 15_000) });
+    if (res.status !== 200) {
+      throw new ChatApiError(`GET /api/messages answered ${res.status}: ${errorText(res)}`, res.status);
+    }
+    const messages = (res.json as { messages?: unknown } | undefined)?.messages;
+    if (!Array.isArray(messages)) {
+      throw new ChatApiError(`GET /api/messages did not return {"messages": [...]}: ${res.body.slice(0, 200)}`, res.status);
+    }
+    return messages as ChatMessage[];
+  }
+
+  /** GET /readyz: true on 200, false on any other status or a network error. */
+  async ready(): Promise<boolean> {
+    try {
+      return (await this.request(`${this.base}/readyz`, { timeoutMs: 2000 })).status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** GET /api/status's historyLimit, or undefined when the service does not say. */
+  async historyLimit(): Promise<number | undefined> {
+    try {
+      const res = await this.request(`${this.base}/api/status`, { timeoutMs: this.timeoutMs });
+      const n = (res.json as { historyLimit?: unknown } | undefined)?.historyLimit;
+      return res.status === 200 && typeof n === 'number' && n > 0 ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function errorText(res: HttpResponse): string {
+  const e = (res.json as { error?: unknown } | undefined)?.error;
+  return typeof e === 'string' ? e : res.body.slice(0, 200);
+}

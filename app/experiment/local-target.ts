@@ -1,0 +1,99 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { redisCommandLine } from '../../infra/persistence';
+import { LocalStack, type LocalStackOptions } from '../local/stack';
+import type { ExperimentOptions } from './args';
+import { TargetError, type KillResult, type Target, type TargetInfo } from './target';
+
+/**
+ * The local stack (what `npm start` runs: real redis-server with the pod's flags,
+ * the chat replicas behind one port) as an experiment target. Redis's data lives in
+ * a temporary directory unless --data-dir says otherwise, so the experiment never
+ * touches the `.local/<stack>` history of `npm start`.
+ */
+export class LocalTarget implements Target {
+  readonly kind = 'local' as const;
+  private stack?: LocalStack;
+  private tempDir?: string;
+  private readonly recent: string[] = [];
+
+  constructor(
+    private readonly opts: Pick<ExperimentOptions, 'stack' | 'appendfsync' | 'port' | 'replicas' | 'dataDir' | 'messages' | 'load' | 'rate'>,
+    private readonly makeStack: (o: LocalStackOptions) => LocalStack = (o) => new LocalStack(o),
+  ) {}
+
+  /** The last lines the stack logged (Redis, replicas): shown when something fails. */
+  get recentLog(): readonly string[] {
+    return this.recent;
+  }
+
+  async start(): Promise<TargetInfo> {
+    const dataDir = this.opts.dataDir
+      ? path.resolve(this.opts.dataDir)
+      : (this.tempDir = fs.mkdtempSync(path.join(os.tmpdir(), `doks-chat-experiment-${this.opts.stack}-`)));
+    // Enough history that no acknowledged message of a cycle is trimmed away: the
+    // batch plus ten seconds of the --load writer, with room to spare.
+    const historyLimit = Math.min(100_000, Math.max(1000, this.opts.messages + (this.opts.load ? this.opts.rate * 10 : 0) + 100));
+    let stack: LocalStack;
+    try {
+      stack = this.makeStack({
+        stack: this.opts.stack,
+        port: this.opts.port,
+        replicas: this.opts.replicas,
+        appendfsync: this.opts.appendfsync,
+        dataDir,
+        env: { RATE_LIMIT_PER_MIN: '0', HISTORY_LIMIT: String(historyLimit) },
+        log: (line) => {
+          this.recent.push(line);
+          if (this.recent.length > 40) this.recent.shift();
+        },
+      });
+    } catch (err) {
+      this.removeTempDir();
+      throw new TargetError((err as Error).message);
+    }
+    this.stack = stack;
+    try {
+      await stack.start();
+    } catch (err) {
+      this.removeTempDir();
+      throw new TargetError(`the local stack did not start: ${(err as Error).message}`);
+    }
+    const where = this.tempDir ? 'a temporary data dir' : `data dir ${stack.redisDir}`;
+    return {
+      url: stack.url,
+      persistence: stack.persistent,
+      appendfsync: stack.persistent ? (this.opts.appendfsync ?? stack.config.appendfsync) : null,
+      description: `local stack: ${stack.replicas} chat replica(s) at ${stack.url}, ${redisCommandLine(stack.plan)} on ${where}`,
+    };
+  }
+
+  killRedis(): Promise<KillResult> {
+    return this.started().killRedis();
+  }
+
+  async waitServiceReady(timeoutMs: number): Promise<void> {
+    await this.started().waitReady(timeoutMs);
+  }
+
+  async stop(): Promise<void> {
+    const stack = this.stack;
+    this.stack = undefined;
+    try {
+      await stack?.stop();
+    } finally {
+      this.removeTempDir();
+    }
+  }
+
+  private started(): LocalStack {
+    if (!this.stack) throw new TargetError('the local stack is not running');
+    return this.stack;
+  }
+
+  private removeTempDir(): void {
+    if (this.tempDir) fs.rmSync(this.tempDir, { recursive: true, force: true });
+    this.tempDir = undefined;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * `npm run experiment -- --stack stateless|stateful [...]`: the tutorial's experiment
+ * (write messages, kill the Redis pod, see whether history survives) as one command
+ * with a report. Exit 0 when the outcome is what the stack promises, 1 when not or
+ * when the experiment could not run, 2 on bad arguments.
+ */
+import { ChatApi } from './api';
+import { parseArgs, USAGE, UsageError, type ExperimentOptions } from './args';
+import { ClusterTarget } from './cluster-target';
+import { kubeClientFromKubeconfig } from './kube';
+import { resolveClusterSettings } from './cluster-setup';
+import { LocalTarget } from './local-target';
+import { Progress } from './progress';
+import { formatReport, summarize } from './report';
+import { runCycles } from './runner';
+import type { Target, TargetInfo } from './target';
+import { verdict, type CycleResult } from './verdict';
+
+async function makeTarget(opts: ExperimentOptions): Promise<Target> {
+  if (opts.target === 'local') return new LocalTarget(opts);
+  const settings = await resolveClusterSettings(opts);
+  const kube = await kubeClientFromKubeconfig(settings.kubeconfig);
+  return new ClusterTarget({
+    url: settings.url,
+    kube,
+    api: new ChatApi(settings.url),
+    persistence: settings.persistence,
+    appendfsync: settings.appendfsync,
+    namespace: opts.namespace,
+    readyTimeoutMs: opts.timeoutSeconds * 1000,
+    source: settings.source,
+  });
+}
+
+function debugHint(err: unknown): string {
+  return process.env.EXPERIMENT_DEBUG ? `\n${(err as Error)?.stack ?? err}` : '';
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let opts: ExperimentOptions;
+  try {
+    opts = parseArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`experiment: ${err.message}\nUsage: npm run experiment -- --stack stateless|stateful [--target local|cluster] [--messages N] [--cycles K] [--load] [--appendfsync everysec|always] [--json]  (--help for all options)\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
+  const progress = new Progress();
+  const fail = (what: string, err: unknown, extra: readonly string[] = []) => {
+    progress.clear();
+    process.stderr.write(`experiment: ${what}: ${(err as Error)?.message ?? err}${debugHint(err)}\n`);
+    if (extra.length) process.stderr.write(`last log lines of the local stack:\n${extra.map((l) => `  ${l}`).join('\n')}\n`);
+  };
+
+  let target: Target;
+  try {
+    progress.update(opts.target === 'local' ? `starting the local ${opts.stack} stack` : `reading the ${opts.stack} stack's outputs`);
+    target = await makeTarget(opts);
+  } catch (err) {
+    fail('cannot set up the target', err);
+    return 1;
+  }
+
+  // Ctrl-C / SIGTERM: stop what we started (redis-server, the replicas), then exit.
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    progress.note(`${sig}: stopping${opts.target === 'local' ? ' the local stack' : ''}…`);
+    void target.stop().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const recentLog = () => (target instanceof LocalTarget ? target.recentLog.slice(-12) : []);
+  let info: TargetInfo;
+  try {
+    info = await target.start();
+  } catch (err) {
+    fail('cannot start', err, recentLog());
+    await target.stop().catch(() => {});
+    return 1;
+  }
+
+  const cycles: CycleResult[] = [];
+  let error: unknown;
+  try {
+    const api = new ChatApi(info.url);
+    const historyLimit = await api.historyLimit();
+    progress.note(info.description);
+    await runCycles(target, api, {
+      messages: opts.messages,
+      cycles: opts.cycles,
+      load: opts.load,
+      rate: opts.rate,
+      recoveryTimeoutMs: opts.timeoutSeconds * 1000,
+      historyLimit,
+      progress: (line) => progress.update(line),
+      onCycle: (c) => cycles.push(c),
+    });
+  } catch (err) {
+    error = err;
+  } finally {
+    progress.update('stopping');
+    await target.stop().catch((err) => fail('stopping the target failed', err));
+    progress.clear();
+  }
+  if (interrupted) return 130;
+  if (error) fail(`cycle ${cycles.length + 1} failed`, error, recentLog());
+
+  const v = error
+    ? { ok: false, reason: `cycle ${cycles.length + 1} failed: ${(error as Error)?.message ?? error}` }
+    : verdict({ persistence: info.persistence, appendfsync: info.appendfsync, cycles });
+  const summary = summarize(
+    { stack: opts.stack, target: opts.target, persistence: info.persistence, appendfsync: info.appendfsync },
+    cycles,
+    v,
+  );
+  const header = [
+    `Experiment: stack ${opts.stack}, target ${opts.target}, ${opts.cycles} cycle(s) of ${opts.messages} message(s) then a Redis kill` +
+      (opts.load ? `, with a writer posting ${opts.rate}/s through each kill` : ''),
+    info.description,
+  ];
+  process.stdout.write(`${formatReport(header, cycles, summary)}\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  if (!v.ok && !error) process.stderr.write(`experiment: FAIL: ${v.reason}\n`);
+  return v.ok ? 0 : 1;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`experiment: ${(err as Error)?.message ?? err}${debugHint(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import { ChatApiError, type ChatApi, type ChatMessage } from './api';
+import { LoadWriter, type Ack } from './load';
+import { TargetError, type Target } from './target';
+import type { CycleResult } from './verdict';
+
+export interface RunnerOptions {
+  /** Messages written before each kill. */
+  messages: number;
+  cycles: number;
+  load: boolean;
+  /** Writes per second of the --load writer. */
+  rate: number;
+  /** How long Redis and the service get to come back after each kill. */
+  recoveryTimeoutMs: number;
+  /**
+   * The service's history limit when known (GET /api/status): reads never ask for
+   * more, and messages pushed out by the limit are counted as trimmed, not lost.
+   */
+  historyLimit?: number;
+  /**
+   * Without --load: the pause between the last write and the kill. Longer than
+   * everysec's 1 s fsync interval, so the plain experiment (write, then kill, as the
+   * tutorial does) expects nothing lost under either policy.
+   */
+  settleMs?: number;
+  /** With --load: how long the writer runs before the kill (fills the "last second"). */
+  warmupMs?: number;
+  /** With --load: how long the writer keeps going after the service is ready again. */
+  tailMs?: number;
+  progress?: (line: string) => void;
+  /** Called with each finished cycle. */
+  onCycle?: (result: CycleResult) => void;
+}
+
+export const AUTHOR = 'experiment';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs the kill/restart cycles against a started target. */
+export async function runCycles(target: Target, api: ChatApi, opts: RunnerOptions): Promise<CycleResult[]> {
+  const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const progress = opts.progress ?? (() => {});
+  const results: CycleResult[] = [];
+  for (let cycle = 1; cycle <= opts.cycles; cycle++) {
+    const tag = `cycle ${cycle}/${opts.cycles}`;
+    const result = await runCycle(target, api, opts, cycle, `exp-${runId}-c${cycle}`, (s) => progress(`${tag}: ${s}`));
+    results.push(result);
+    progress(
+      `${tag}: ${result.acknowledged} acknowledged, ${result.survived} present, ${result.lost} lost, ` +
+        `Redis back in ${result.redisRecoveryMs} ms, service in ${result.appRecoveryMs} ms` +
+        (result.aofLoaded ? ', AOF loaded' : ''),
+    );
+    opts.onCycle?.(result);
+  }
+  return results;
+}
+
+async function runCycle(
+  target: Target,
+  api: ChatApi,
+  opts: RunnerOptions,
+  cycle: number,
+  prefix: string,
+  progress: (line: string) => void,
+): Promise<CycleResult> {
+  if (opts.historyLimit !== undefined && opts.messages > opts.historyLimit) {
+    throw new TargetError(
+      `--messages ${opts.messages} is more than the service keeps (history limit ${opts.historyLimit}); ` +
+        'survivors could not be counted. Use fewer messages or raise chat:historyLimit',
+    );
+  }
+
+  progress(`writing ${opts.messages} messages`);
+  const acks: Ack[] = await writeBatch(api, opts.messages, prefix);
+
+  let writer: LoadWriter | undefined;
+  if (opts.load) {
+    writer = new LoadWriter(api, { rate: opts.rate, author: AUTHOR, textPrefix: `${prefix}-load` });
+    writer.start();
+    progress(`writer posting ${opts.rate}/s`);
+    await sleep(opts.warmupMs ?? 1500);
+  } else {
+    await sleep(opts.settleMs ?? 1100);
+  }
+
+  progress('killing Redis');
+  let kill;
+  let redisReadyAt: number;
+  const killAt = Date.now();
+  try {
+    kill = await withTimeout(target.killRedis(), opts.recoveryTimeoutMs, 'the replacement Redis');
+    redisReadyAt = Date.now();
+    progress(`Redis back after ${kill.redisRecoveryMs} ms; waiting for GET /readyz`);
+    await target.waitServiceReady(Math.max(1000, opts.recoveryTimeoutMs - (redisReadyAt - killAt)));
+  } catch (err) {
+    await writer?.stop();
+    throw err;
+  }
+  const appRecoveryMs = Date.now() - killAt;
+
+  if (writer) {
+    await sleep(opts.tailMs ?? 500);
+    await writer.stop();
+    acks.push(...writer.acks);
+  }
+
+  progress('reading the history back');
+  const wanted = acks.length + 10;
+  const limit = opts.historyLimit !== undefined ? Math.min(opts.historyLimit, wanted) : wanted;
+  const history = await readHistory(api, limit, opts.recoveryTimeoutMs);
+  const counts = count(acks, history, killAt, redisReadyAt, opts.historyLimit);
+
+  return {
+    cycle,
+    ...counts,
+    rejected: writer?.rejectedCount ?? 0,
+    redisRecoveryMs: kill.redisRecoveryMs,
+    appRecoveryMs,
+    aofLoaded: kill.aofLoaded,
+  };
+}
+
+/** Writes `n` messages with unique texts (a few at a time); each must be acknowledged. */
+async function writeBatch(api: ChatApi, n: number, prefix: string): Promise<Ack[]> {
+  const acks: Ack[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = ++next;
+      const res = await api.post(AUTHOR, `${prefix}-msg-${i}`).catch((err: Error) => {
+        throw new TargetError(`POST /api/messages failed before the kill: ${err.message}`);
+      });
+      if (res.status !== 201 || !res.message) {
+        const hint =
+          res.status === 429
+            ? ' (the service rate-limits posts per client: RATE_LIMIT_PER_MIN=0 turns it off; or use fewer --messages)'
+            : res.status === 503
+              ? ' (Redis is not reachable: is the stack healthy?)'
+              : '';
+        throw new TargetError(`POST /api/messages answered ${res.status} before the kill: ${res.error ?? ''}${hint}`);
+      }
+      acks.push({ message: res.message, ackedAt: Date.now() });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, n) }, worker));
+  return acks;
+}
+
+/** GET /api/messages, retrying while a replica still answers 503 or the connection fails. */
+async function readHistory(api: ChatApi, limit: number, timeoutMs: number): Promise<ChatMessage[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await api.messages(limit);
+    } catch (err) {
+      const retriable = !(err instanceof ChatApiError) || err.status === 503 || err.status === 502;
+      if (!retriable || Date.now() > until) {
+        throw new TargetError(`could not read the history back after the restart: ${(err as Error).message}`);
+      }
+      await sleep(100);
+    }
+  }
+}
+
+function atMs(at: string | number | undefined): number {
+  if (typeof at === 'number') return at;
+  const n = Date.parse(String(at));
+  return Number.isNaN(n) ? NaN : n;
+}
+
+/** Compares what was acknowledged with what is there; exported for the unit tests. */
+export function count(
+  acks: readonly Ack[],
+  history: readonly ChatMessage[],
+  killAt: number,
+  redisReadyAt: number,
+  historyLimit?: number,
+): Omit<CycleResult, 'cycle' | 'rejected' | 'redisRecoveryMs' | 'appRecoveryMs' | 'aofLoaded'> {
+  const present = new Set(history.map((m) => m.id));
+  // A full list may have pushed the oldest acknowledged messages out: those are trimmed, not lost.
+  const full = historyLimit !== undefined && history.length >= historyLimit;
+  const oldestPresent = full ? Math.min(...history.map((m) => atMs(m.at))) : -Infinity;
+  let survived = 0;
+  let trimmed = 0;
+  let acknowledgedBeforeKill = 0;
+  let survivedFromBeforeKill = 0;
+  let lastSecondAcks = 0;
+  for (const a of acks) {
+    const there = present.has(a.message.id);
+    if (there) survived++;
+    else if (full && atMs(a.message.at) < oldestPresent) trimmed++;
+    if (a.ackedAt < killAt) {
+      acknowledgedBeforeKill++;
+      if (there) survivedFromBeforeKill++;
+    }
+    if (a.ackedAt >= killAt - 1000 && a.ackedAt < redisReadyAt) lastSecondAcks++;
+  }
+  return {
+    acknowledged: acks.length,
+    survived,
+    lost: acks.length - survived - trimmed,
+    acknowledgedBeforeKill,
+    survivedFromBeforeKill,
+    lastSecondAcks,
+    trimmed,
+  };
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TargetError(`${what} was not ready within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
