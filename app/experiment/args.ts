@@ -52,7 +52,7 @@ bad arguments.
   --cycles K                   kill/restart cycles (default 3)
   --load                       keep a writer posting through each kill; count acknowledged
                                (201) messages missing afterwards
-  --rate R                     writes per second of the --load writer (default 200)
+  --rate R                     writes per second of the --load writer (default 200, at most 2000)
   --appendfsync everysec|always  Redis's fsync policy (stateful only; local: sets it,
                                cluster: states what the deployed stack uses)
   --json                       print one JSON summary as the last line of stdout
@@ -144,7 +144,7 @@ export function parseArgs(argv: readonly string[]): ExperimentOptions {
   const v = (flag: string) => seen.get(flag);
   if (v('messages') !== undefined) opts.messages = integer('messages', v('messages')!, 1, 10_000);
   if (v('cycles') !== undefined) opts.cycles = integer('cycles', v('cycles')!, 1, 1000);
-  if (v('rate') !== undefined) opts.rate = integer('rate', v('rate')!, 1, 5000);
+  if (v('rate') !== undefined) opts.rate = integer('rate', v('rate')!, 1, 2000);
   if (v('timeout') !== undefined) opts.timeoutSeconds = integer('timeout', v('timeout')!, 1, 3600);
   if (v('port') !== undefined) opts.port = integer('port', v('port')!, 0, 65_535);
   if (v('replicas') !== undefined) opts.replicas = integer('replicas', v('replicas')!, 1, 32);
