@@ -212,7 +212,11 @@ async function main(): Promise<number> {
     queue = queue.then(async () => {
       if (stopping) return;
       out('');
-      out(`${reason}: killing Redis (pid ${stack.redis.pid ?? '-'}) with SIGKILL, as \`kubectl delete pod -l app=redis\` does…`);
+      out(
+        stack.redis.running
+          ? `${reason}: killing Redis (pid ${stack.redis.pid}) with SIGKILL, as \`kubectl delete pod -l app=redis\` does…`
+          : `${reason}: starting a replacement, as the Deployment would…`,
+      );
       try {
         const { redisRecoveryMs, aofLoaded } = await stack.killRedis();
         out(`  a new Redis (pid ${stack.redis.pid}) accepts connections after ${redisRecoveryMs} ms`);
@@ -251,7 +255,7 @@ async function main(): Promise<number> {
   const watch = setInterval(() => {
     if (stopping) return;
     deadTicks = stack.redis.running ? 0 : deadTicks + 1;
-    if (deadTicks === 2) killRedis('Redis exited on its own');
+    if (deadTicks === 2) killRedis(`Redis (pid ${stack.redis.pid}) exited on its own`);
     const pids = JSON.stringify(stack.replicaPids());
     if (pids !== lastPids) {
       if (lastPids) writeState(dataDir, stateOf());
