@@ -122,7 +122,7 @@ export function readStackConfig(stack: StackName, root: string = repoRoot()): St
     stack,
     file,
     persistent: persistence === 'true',
-    appReplicas: integer('chat:appReplicas', DEFAULTS.appReplicas, 1, 32),
+    appReplicas: integer('chat:appReplicas', DEFAULTS.appReplicas, 1, 50),
     appendfsync: appendfsync as AppendFsync,
     historyLimit: integer('chat:historyLimit', DEFAULTS.historyLimit, 1, 100_000),
   };

@@ -248,6 +248,7 @@ export class LocalStack {
         PORT: String(this.port),
         HOST: '127.0.0.1',
         REDIS_URL: this.redis.url,
+        REDIS_PASSWORD: '', // the local Redis has none; ignore one set in the caller's shell
         HISTORY_LIMIT: String(this.config.historyLimit),
         ...this.opts.env,
       },

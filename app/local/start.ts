@@ -79,7 +79,7 @@ function parse(argv: string[]): Args {
   return {
     stack,
     port: whole('port', values.port, 0, 65535) ?? 8080,
-    replicas: whole('replicas', values.replicas, 1, 32),
+    replicas: whole('replicas', values.replicas, 1, 50),
     dataDir: values['data-dir'] ? path.resolve(values['data-dir']) : undefined,
     verbose: !!values.verbose,
     help: !!values.help,
