@@ -16,6 +16,9 @@ export class LocalTarget implements Target {
   readonly kind = 'local' as const;
   private stack?: LocalStack;
   private tempDir?: string;
+  /** A kill in progress: LocalStack.killRedis() starts a replacement, so stop() must wait for it. */
+  private killing?: Promise<unknown>;
+  private stopping?: Promise<void>;
   private readonly recent: string[] = [];
 
   constructor(
@@ -70,21 +73,28 @@ export class LocalTarget implements Target {
   }
 
   killRedis(): Promise<KillResult> {
-    return this.started().killRedis();
+    const kill = this.started().killRedis();
+    this.killing = kill.catch(() => {});
+    return kill;
   }
 
   async waitServiceReady(timeoutMs: number): Promise<void> {
     await this.started().waitReady(timeoutMs);
   }
 
-  async stop(): Promise<void> {
-    const stack = this.stack;
-    this.stack = undefined;
-    try {
-      await stack?.stop();
-    } finally {
-      this.removeTempDir();
-    }
+  /** Idempotent and safe mid-cycle (Ctrl-C): lets a kill in progress finish first, so no replacement Redis outlives it. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.killing;
+      const stack = this.stack;
+      this.stack = undefined;
+      try {
+        await stack?.stop();
+      } finally {
+        this.removeTempDir();
+      }
+    })();
+    return this.stopping;
   }
 
   private started(): LocalStack {
