@@ -285,10 +285,10 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
 
   const kubeconfigRaw = raw.get('kubeconfig');
   if (kubeconfigRaw !== undefined && !/\bclusters\s*:/.test(kubeconfigRaw)) {
+    // A secret: never echoed back.
     p.add(
       'kubeconfig',
-      "the contents of a kubeconfig file (with a clusters: section), set with `pulumi config set --secret chat:kubeconfig < ~/.kube/config`, not a path",
-      kubeconfigRaw.length > 40 ? `${kubeconfigRaw.slice(0, 40)}…` : kubeconfigRaw,
+      "the contents of a kubeconfig file (with a clusters: section), not a path: `pulumi config set --secret chat:kubeconfig < ~/.kube/config`",
     );
   }
   const redisPasswordRaw = raw.get('redisPassword');

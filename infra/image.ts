@@ -66,13 +66,12 @@ export class ChatImage extends pulumi.ComponentResource {
       registryName = existing.name;
       endpoint = existing.endpoint;
     } else {
-      const suffix = new random.RandomString(
-        'registry-suffix',
-        { length: 6, special: false, upper: false },
-        { parent: this },
-      );
       // Registry names are global across DigitalOcean, so the default carries a random suffix.
-      const wanted = args.registry.name ?? pulumi.interpolate`doks-chat-${suffix.result}`;
+      const wanted =
+        args.registry.name ??
+        pulumi.interpolate`doks-chat-${
+          new random.RandomString('registry-suffix', { length: 6, special: false, upper: false }, { parent: this }).result
+        }`;
       const registry = new digitalocean.ContainerRegistry(
         'registry',
         { name: wanted, subscriptionTierSlug: args.registry.tier, region: args.registry.region },

@@ -1,0 +1,188 @@
+/**
+ * The options that change what is created: an existing cluster, a prebuilt image, a reused
+ * registry, and the tunables of the cluster, Redis and the chat.
+ */
+import { loadConfig } from '../config';
+import { createStack } from '../stack';
+import { FAKE_DIGEST, isSecretAt, Recorded, runProgram } from './harness';
+import { validateK8sObject } from './k8s-schema';
+import { podSpecsOf, restrictedViolations } from './pss';
+
+const T = {
+  cluster: 'digitalocean:index/kubernetesCluster:KubernetesCluster',
+  registry: 'digitalocean:index/containerRegistry:ContainerRegistry',
+  credentials: 'digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials',
+  image: 'docker:index/image:Image',
+  provider: 'pulumi:providers:kubernetes',
+  deployment: 'kubernetes:apps/v1:Deployment',
+  pvc: 'kubernetes:core/v1:PersistentVolumeClaim',
+  secret: 'kubernetes:core/v1:Secret',
+};
+const VERSIONS = 'digitalocean:index/getKubernetesVersions:getKubernetesVersions';
+const GET_REGISTRY = 'digitalocean:index/getContainerRegistry:getContainerRegistry';
+
+const KIND_KUBECONFIG = `apiVersion: v1
+kind: Config
+clusters:
+- name: kind-chat
+  cluster:
+    server: https://127.0.0.1:6443
+    certificate-authority-data: Zm9v
+contexts:
+- name: kind-chat
+  context: { cluster: kind-chat, user: kind-chat }
+current-context: kind-chat
+users:
+- name: kind-chat
+  user: { token: abc }
+`;
+
+const run = (stack: string, overrides: Record<string, string | undefined>) =>
+  runProgram(stack, () => createStack(loadConfig()) as unknown as Record<string, unknown>, overrides);
+
+const chatContainer = (d: Recorded) => d.inputs.spec.template.spec.containers[0];
+const redisArgs = (r: { one(t: string, n?: string): Recorded }) =>
+  r.one(T.deployment, 'redis-deployment').inputs.spec.template.spec.containers[0].args as string[];
+
+describe('chat:kubeconfig: deploy onto an existing cluster', () => {
+  it('creates no cluster and reaches the given one, without a DigitalOcean token', async () => {
+    const r = await run('stateful', { 'chat:kubeconfig': KIND_KUBECONFIG, 'digitalocean:token': undefined });
+    expect(r.byType(T.cluster)).toHaveLength(0);
+    expect(r.calls.map((c) => c.token)).not.toContain(VERSIONS);
+    const provider = r.one(T.provider, 'k8s');
+    expect(provider.inputs.kubeconfig).toBe(KIND_KUBECONFIG);
+    expect(isSecretAt(provider, 'kubeconfig')).toBe(true);
+    expect(r.outputs.kubeconfig).toBe(KIND_KUBECONFIG);
+    expect(r.secretOutputs).toContain('kubeconfig');
+    expect(r.outputs.clusterName).toBe('kind-chat');
+    // The same objects as on DOKS.
+    expect(r.one(T.pvc, 'redis-pvc')).toBeDefined();
+    expect(r.one(T.deployment, 'chat-app-deployment')).toBeDefined();
+  });
+
+  it('still builds and pushes the image when chat:image is not set', async () => {
+    const r = await run('stateless', { 'chat:kubeconfig': KIND_KUBECONFIG });
+    expect(r.byType(T.cluster)).toHaveLength(0);
+    expect(r.byType(T.image)).toHaveLength(1);
+    expect(r.byType(T.registry)).toHaveLength(1);
+  });
+});
+
+describe('chat:image: a prebuilt image', () => {
+  it('builds nothing and creates no registry or registry credentials', async () => {
+    const r = await run('stateless', { 'chat:image': 'ghcr.io/example/chat:1.2.3' });
+    expect(r.byType(T.image)).toHaveLength(0);
+    expect(r.byType(T.registry)).toHaveLength(0);
+    expect(r.byType(T.credentials)).toHaveLength(0);
+    expect(r.calls.map((c) => c.token)).not.toContain(GET_REGISTRY);
+    expect(r.byType(T.secret).map((s) => s.name)).toEqual(['redis-auth']);
+    const chat = r.one(T.deployment, 'chat-app-deployment');
+    expect(chatContainer(chat).image).toBe('ghcr.io/example/chat:1.2.3');
+    expect(chat.inputs.spec.template.spec.imagePullSecrets ?? []).toEqual([]);
+    expect(r.outputs.image).toBe('ghcr.io/example/chat:1.2.3');
+    expect(r.outputs.registryEndpoint).toBeNull();
+  });
+
+  it('with chat:kubeconfig too, touches no DigitalOcean resource at all', async () => {
+    const r = await run('stateful', {
+      'chat:kubeconfig': KIND_KUBECONFIG,
+      'chat:image': 'chat:dev',
+      'chat:storageClass': 'standard',
+      'digitalocean:token': undefined,
+    });
+    expect(r.resources.filter((x) => /^(digitalocean|docker):/.test(x.type))).toEqual([]);
+    expect(r.calls).toEqual([]);
+    expect(r.one(T.pvc, 'redis-pvc').inputs.spec.storageClassName).toBe('standard');
+    for (const o of r.k8sObjects()) expect(() => validateK8sObject(o)).not.toThrow();
+    for (const p of r.k8sObjects().flatMap(podSpecsOf)) expect(restrictedViolations(p.spec)).toEqual([]);
+  });
+});
+
+describe('chat:registry', () => {
+  it('existing: pushes to the named registry of the account and creates none', async () => {
+    const r = await run('stateful', { 'chat:registry': JSON.stringify({ name: 'doks-chat-abc123', existing: true }) });
+    expect(r.byType(T.registry)).toHaveLength(0);
+    expect(r.calls.find((c) => c.token === GET_REGISTRY)?.inputs).toEqual({ name: 'doks-chat-abc123' });
+    expect(r.byType(T.credentials).map((c) => c.inputs.registryName)).toEqual(['doks-chat-abc123', 'doks-chat-abc123']);
+    expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/doks-chat-abc123/chat:latest');
+    expect(chatContainer(r.one(T.deployment, 'chat-app-deployment')).image).toBe(
+      `registry.digitalocean.com/doks-chat-abc123/chat@${FAKE_DIGEST}`,
+    );
+    expect(r.outputs.registryEndpoint).toBe('registry.digitalocean.com/doks-chat-abc123');
+  });
+
+  it('existing, as `pulumi config set --path` stores it (string "true")', async () => {
+    const r = await run('stateless', { 'chat:registry': JSON.stringify({ name: 'shared-reg', existing: 'true' }) });
+    expect(r.byType(T.registry)).toHaveLength(0);
+    expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/shared-reg/chat:latest');
+  });
+
+  it('create: uses the given name, tier and region, and no random suffix', async () => {
+    const r = await run('stateless', {
+      'chat:registry': JSON.stringify({ name: 'my-chat-registry', tier: 'basic', region: 'fra1' }),
+    });
+    expect(r.one(T.registry).inputs).toMatchObject({ name: 'my-chat-registry', subscriptionTierSlug: 'basic', region: 'fra1' });
+    expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/my-chat-registry/chat:latest');
+    expect(r.byType('random:index/randomString:RandomString')).toHaveLength(0);
+  });
+});
+
+describe('cluster options', () => {
+  it('kubernetesVersion picks the latest version with that prefix', async () => {
+    const r = await run('stateless', { 'chat:kubernetesVersion': '1.33' });
+    expect(r.calls.find((c) => c.token === VERSIONS)?.inputs).toEqual({ versionPrefix: '1.33' });
+    expect(r.one(T.cluster).inputs.version).toBe('1.33.5-do.1');
+  });
+
+  it('region, node size and count, and high availability reach the cluster', async () => {
+    const r = await run('stateless', {
+      'chat:region': 'ams3',
+      'chat:nodeSize': 's-2vcpu-4gb',
+      'chat:nodeCount': '3',
+      'chat:highAvailability': 'true',
+    });
+    expect(r.one(T.cluster).inputs).toMatchObject({
+      region: 'ams3',
+      ha: true,
+      nodePool: { size: 's-2vcpu-4gb', nodeCount: 3, autoScale: false },
+    });
+  });
+
+  it('minNodes and maxNodes turn on node autoscaling', async () => {
+    const r = await run('stateless', { 'chat:minNodes': '2', 'chat:maxNodes': '5' });
+    expect(r.one(T.cluster).inputs.nodePool).toMatchObject({ autoScale: true, minNodes: 2, maxNodes: 5, nodeCount: 2 });
+  });
+});
+
+describe('Redis and chat options', () => {
+  it('appendfsync always reaches the stateful Redis command line', async () => {
+    const r = await run('stateful', { 'chat:appendfsync': 'always' });
+    expect(redisArgs(r).slice(0, 4)).toEqual(['--appendonly', 'yes', '--appendfsync', 'always']);
+    expect(r.outputs.appendfsync).toBe('always');
+  });
+
+  it('storage class and size reach the volume claim', async () => {
+    const r = await run('stateful', { 'chat:storageClass': 'do-block-storage-retain', 'chat:redisStorageSize': '5Gi' });
+    expect(r.one(T.pvc, 'redis-pvc').inputs.spec).toMatchObject({
+      storageClassName: 'do-block-storage-retain',
+      resources: { requests: { storage: '5Gi' } },
+    });
+  });
+
+  it('a given Redis password is used as is and none is generated', async () => {
+    const r = await run('stateless', { 'chat:redisPassword': 'a-long-given-password-42' });
+    expect(r.byType('random:index/randomPassword:RandomPassword')).toHaveLength(0);
+    const secret = r.one(T.secret, 'redis-auth');
+    expect(secret.inputs.stringData.password).toBe('a-long-given-password-42');
+    expect(isSecretAt(secret, 'stringData.password')).toBe(true);
+  });
+
+  it('replicas, history limit and rate limit reach the chat deployment', async () => {
+    const r = await run('stateless', { 'chat:appReplicas': '3', 'chat:historyLimit': '250', 'chat:rateLimitPerMin': '0' });
+    const chat = r.one(T.deployment, 'chat-app-deployment');
+    expect(chat.inputs.spec.replicas).toBe(3);
+    const env = Object.fromEntries(chatContainer(chat).env.map((e: any) => [e.name, e.value]));
+    expect(env.HISTORY_LIMIT).toBe('250');
+    expect(env.RATE_LIMIT_PER_MIN).toBe('0');
+  });
+});
