@@ -1,0 +1,105 @@
+import os from 'node:os';
+
+/**
+ * The service's configuration, read once from the environment at start.
+ * A bad value fails start with a message naming the variable and what it allows,
+ * so a typo in a Deployment shows up in `kubectl logs` instead of as odd behaviour.
+ */
+export interface ServiceConfig {
+  /** PORT: TCP port to listen on; 0 picks any free port. */
+  port: number;
+  /** HOST: address to bind. */
+  host: string;
+  /** REDIS_URL: redis:// or rediss:// URL of the Redis server. */
+  redisUrl: string;
+  /** REDIS_PASSWORD: overrides a password in REDIS_URL. */
+  redisPassword?: string;
+  /** HISTORY_LIMIT: messages kept in Redis (the list is trimmed to this length). */
+  historyLimit: number;
+  /** REPLICA_NAME: this replica's name in status, messages and logs (the pod name in Kubernetes). */
+  replicaName: string;
+  /** RATE_LIMIT_PER_MIN: posts per minute per client IP; 0 turns the limit off. */
+  rateLimitPerMin: number;
+  /** LOG_LEVEL: pino level. */
+  logLevel: LogLevel;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const CONFIG_DEFAULTS = {
+  port: 8080,
+  host: '0.0.0.0',
+  redisUrl: 'redis://127.0.0.1:6379',
+  historyLimit: 100,
+  rateLimitPerMin: 60,
+  logLevel: 'info' as LogLevel,
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+/** An empty variable counts as unset (templated manifests often render `VAR=""`). */
+function read(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}; got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function redisUrl(env: Env): string {
+  const raw = read(env, 'REDIS_URL') ?? CONFIG_DEFAULTS.redisUrl;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`REDIS_URL must be a URL like redis://host:6379 (or rediss:// for TLS); got "${raw}"`);
+  }
+  if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
+    throw new ConfigError(`REDIS_URL must be a URL like redis://host:6379 (or rediss:// for TLS); got "${raw}"`);
+  }
+  return raw;
+}
+
+function logLevel(env: Env): LogLevel {
+  const raw = read(env, 'LOG_LEVEL');
+  if (raw === undefined) return CONFIG_DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}; got "${raw}"`);
+  }
+  return raw as LogLevel;
+}
+
+function replicaName(env: Env): string {
+  const raw = read(env, 'REPLICA_NAME') ?? os.hostname();
+  // Printable ASCII: it goes into the X-Replica header and log lines.
+  if (raw.length > 100 || !/^[\x20-\x7e]+$/.test(raw)) {
+    throw new ConfigError(`REPLICA_NAME must be 1 to 100 printable ASCII characters; got "${raw.slice(0, 120)}"`);
+  }
+  return raw;
+}
+
+export function loadConfig(env: Env = process.env): ServiceConfig {
+  const host = read(env, 'HOST') ?? CONFIG_DEFAULTS.host;
+  return {
+    port: integer(env, 'PORT', CONFIG_DEFAULTS.port, 0, 65535),
+    host,
+    redisUrl: redisUrl(env),
+    // The password is taken verbatim: only an empty value counts as unset.
+    redisPassword: env.REDIS_PASSWORD ? env.REDIS_PASSWORD : undefined,
+    historyLimit: integer(env, 'HISTORY_LIMIT', CONFIG_DEFAULTS.historyLimit, 1, 10_000),
+    replicaName: replicaName(env),
+    rateLimitPerMin: integer(env, 'RATE_LIMIT_PER_MIN', CONFIG_DEFAULTS.rateLimitPerMin, 0, 1_000_000),
+    logLevel: logLevel(env),
+  };
+}
