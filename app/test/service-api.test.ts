@@ -1,0 +1,169 @@
+import { httpRequest } from '../local/http';
+import { HISTORY_KEY } from '../src/chat-store';
+import { startRedis, type TestRedis } from './helpers/redis';
+import { startTestService, type TestService } from './helpers/service';
+import { SseClient } from './helpers/sse';
+
+const post = (url: string, body: unknown) => httpRequest(`${url}/api/messages`, { method: 'POST', body });
+
+describe('chat service HTTP interface (memory-only Redis)', () => {
+  let redis: TestRedis;
+  let svc: TestService;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    svc = await startTestService(redis.url, { HISTORY_LIMIT: '5', REPLICA_NAME: 'replica-a' }, { heartbeatMs: 200 });
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await redis?.dispose();
+  });
+  beforeEach(() => redis.client.del(HISTORY_KEY));
+
+  it('POST /api/messages stores the message and answers 201 with it', async () => {
+    const res = await post(svc.url, { author: '  ana ', text: ' hello  ', extra: 'ignored' });
+    expect(res.status).toBe(201);
+    expect(res.json).toEqual({ id: expect.any(String), author: 'ana', text: 'hello', at: expect.any(String), replica: 'replica-a' });
+    expect(new Date(res.json.at).toISOString()).toBe(res.json.at);
+    const stored = await redis.client.lrange(HISTORY_KEY, 0, -1);
+    expect(stored.map((s) => JSON.parse(s))).toEqual([res.json]);
+  });
+
+  it('GET /api/messages returns {messages}, oldest first, limited by ?limit and by HISTORY_LIMIT', async () => {
+    for (let i = 1; i <= 7; i++) expect((await post(svc.url, { author: 'a', text: `m${i}` })).status).toBe(201);
+    const all = await httpRequest(`${svc.url}/api/messages`);
+    expect(all.status).toBe(200);
+    expect(all.json.messages.map((m: { text: string }) => m.text)).toEqual(['m3', 'm4', 'm5', 'm6', 'm7']);
+    const two = await httpRequest(`${svc.url}/api/messages?limit=2`);
+    expect(two.json.messages.map((m: { text: string }) => m.text)).toEqual(['m6', 'm7']);
+    const many = await httpRequest(`${svc.url}/api/messages?limit=1000`);
+    expect(many.json.messages).toHaveLength(5);
+  });
+
+  it('GET /api/events streams each new message as an unnamed event, after a hello naming the replica', async () => {
+    const sse = await SseClient.open(`${svc.url}/api/events`);
+    try {
+      expect(sse.status).toBe(200);
+      expect(sse.headers['content-type']).toMatch(/^text\/event-stream/);
+      expect(sse.headers['cache-control']).toMatch(/no-cache/);
+      const hello = await sse.waitForEvent((e) => e.event === 'hello');
+      expect(JSON.parse(hello.data)).toEqual({ replica: 'replica-a' });
+      const sent = (await post(svc.url, { author: 'bo', text: 'live!' })).json;
+      const ev = await sse.waitForEvent((e) => e.event === 'message');
+      expect(JSON.parse(ev.data)).toEqual(sent);
+      expect(sse.body).toMatch(/^retry: \d+\n/);
+    } finally {
+      sse.close();
+    }
+  });
+
+  it('keeps an idle live feed open with heartbeat comments', async () => {
+    const sse = await SseClient.open(`${svc.url}/api/events`);
+    try {
+      await new Promise((r) => setTimeout(r, 700));
+      expect(sse.comments).toBeGreaterThanOrEqual(2);
+      expect(sse.messages()).toEqual([]);
+    } finally {
+      sse.close();
+    }
+  });
+
+  it('GET /api/status reports the replica, the limit and what Redis says about itself', async () => {
+    await post(svc.url, { author: 'a', text: 'one' });
+    const res = await httpRequest(`${svc.url}/api/status`);
+    expect(res.status).toBe(200);
+    const runId = (await redis.client.info('server')).match(/run_id:(\w+)/)![1];
+    expect(res.json).toEqual({
+      replica: 'replica-a',
+      historyLimit: 5,
+      redis: { connected: true, persistence: 'memory', uptimeSeconds: expect.any(Number), runId, messages: 1 },
+    });
+  });
+
+  it('GET /healthz and /readyz answer 200 while Redis is up', async () => {
+    expect((await httpRequest(`${svc.url}/healthz`)).status).toBe(200);
+    const ready = await httpRequest(`${svc.url}/readyz`);
+    expect([ready.status, ready.json]).toEqual([200, { status: 'ready' }]);
+  });
+
+  it('GET /metrics exposes request, message, live-feed and Redis metrics in Prometheus text', async () => {
+    await post(svc.url, { author: 'a', text: 'counted' });
+    const sse = await SseClient.open(`${svc.url}/api/events`);
+    try {
+      await sse.waitForEvent((e) => e.event === 'hello');
+      const res = await httpRequest(`${svc.url}/metrics`);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/plain/);
+      expect(res.body).toMatch(/^http_requests_total\{method="POST",route="\/api\/messages",status="201",replica="replica-a"\} [1-9]/m);
+      expect(res.body).toMatch(/^http_request_duration_seconds_bucket\{le="0.1",[^}]*method="POST",route="\/api\/messages",status="201"\} [1-9]/m);
+      expect(res.body).toMatch(/^chat_messages_stored_total\{replica="replica-a"\} [1-9]/m);
+      expect(res.body).toMatch(/^chat_live_feed_clients\{replica="replica-a"\} 1$/m);
+      expect(res.body).toMatch(/^chat_redis_connected\{replica="replica-a"\} 1$/m);
+    } finally {
+      sse.close();
+    }
+  });
+
+  it('serves the page with a CSP that allows no inline script', async () => {
+    const res = await httpRequest(`${svc.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.body).toContain('<script src="app.js" defer></script>');
+    expect(res.body).not.toMatch(/<script>(?!<)/);
+    const csp = String(res.headers['content-security-policy']);
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).not.toContain('upgrade-insecure-requests');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-replica']).toBe('replica-a');
+    for (const file of ['app.js', 'style.css', 'favicon.svg']) {
+      expect((await httpRequest(`${svc.url}/${file}`)).status).toBe(200);
+    }
+  });
+
+  it('answers unknown routes with 404 JSON', async () => {
+    const res = await httpRequest(`${svc.url}/api/nope`);
+    expect([res.status, res.json]).toEqual([404, { error: 'not found: GET /api/nope' }]);
+    expect((await httpRequest(`${svc.url}/api/messages`, { method: 'DELETE' })).status).toBe(404);
+  });
+});
+
+describe('chat service status with a persistent (AOF) Redis', () => {
+  it('reports persistence "aof"', async () => {
+    const redis = await startRedis({ persistent: true });
+    const svc = await startTestService(redis.url);
+    try {
+      const res = await httpRequest(`${svc.url}/api/status`);
+      expect(res.json.redis).toMatchObject({ connected: true, persistence: 'aof' });
+    } finally {
+      await svc.close();
+      await redis.dispose();
+    }
+  });
+
+  it('still knows the mode when CONFIG is disabled, from INFO persistence', async () => {
+    const redis = await startRedis({ persistent: true, extraArgs: ['--rename-command', 'CONFIG', '""'] });
+    const svc = await startTestService(redis.url);
+    try {
+      await expect(redis.client.config('GET', 'appendonly')).rejects.toThrow(/unknown command/i);
+      const res = await httpRequest(`${svc.url}/api/status`);
+      expect(res.json.redis).toMatchObject({ connected: true, persistence: 'aof' });
+    } finally {
+      await svc.close();
+      await redis.dispose();
+    }
+  });
+
+  it('authenticates with REDIS_PASSWORD', async () => {
+    const redis = await startRedis({ password: 'pa55word' });
+    const svc = await startTestService(redis.url, { REDIS_PASSWORD: 'pa55word' });
+    try {
+      expect((await httpRequest(`${svc.url}/readyz`)).status).toBe(200);
+      expect((await post(svc.url, { author: 'a', text: 'auth' })).status).toBe(201);
+    } finally {
+      await svc.close();
+      await redis.dispose();
+    }
+  });
+});

@@ -1,0 +1,65 @@
+import os from 'node:os';
+import { loadConfig } from '../src/config';
+
+describe('loadConfig: the service is configured from the environment', () => {
+  it('has a default for everything', () => {
+    expect(loadConfig({})).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      redisUrl: 'redis://127.0.0.1:6379',
+      redisPassword: undefined,
+      historyLimit: 100,
+      replicaName: os.hostname(),
+      rateLimitPerMin: 60,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable', () => {
+    expect(
+      loadConfig({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        REDIS_URL: 'rediss://redis-service:6380/0',
+        REDIS_PASSWORD: ' s3cret ',
+        HISTORY_LIMIT: '7',
+        REPLICA_NAME: 'chat-app-deployment-5d9f-abcde',
+        RATE_LIMIT_PER_MIN: '0',
+        LOG_LEVEL: 'debug',
+      }),
+    ).toEqual({
+      port: 0,
+      host: '127.0.0.1',
+      redisUrl: 'rediss://redis-service:6380/0',
+      redisPassword: ' s3cret ',
+      historyLimit: 7,
+      replicaName: 'chat-app-deployment-5d9f-abcde',
+      rateLimitPerMin: 0,
+      logLevel: 'debug',
+    });
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', HISTORY_LIMIT: ' ', REDIS_PASSWORD: '' })).toMatchObject({
+      port: 8080,
+      historyLimit: 100,
+      redisPassword: undefined,
+    });
+  });
+
+  it.each([
+    ['PORT', 'http', /PORT must be a whole number from 0 to 65535; got "http"/],
+    ['PORT', '65536', /PORT must be a whole number from 0 to 65535/],
+    ['PORT', '-1', /PORT must be a whole number/],
+    ['PORT', '80.5', /PORT must be a whole number/],
+    ['HISTORY_LIMIT', '0', /HISTORY_LIMIT must be a whole number from 1 to 10000; got "0"/],
+    ['HISTORY_LIMIT', 'lots', /HISTORY_LIMIT must be a whole number/],
+    ['RATE_LIMIT_PER_MIN', '-5', /RATE_LIMIT_PER_MIN must be a whole number from 0 to 1000000/],
+    ['REDIS_URL', 'redis-service:6379', /REDIS_URL must be a URL like redis:\/\/host:6379/],
+    ['REDIS_URL', 'http://redis:6379', /REDIS_URL must be a URL like redis:\/\/host:6379 .*got "http:\/\/redis:6379"/],
+    ['LOG_LEVEL', 'verbose', /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "verbose"/],
+    ['REPLICA_NAME', 'pod\u0007', /REPLICA_NAME must be 1 to 100 printable ASCII characters/],
+  ])('rejects %s=%j with a message naming it', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+});
