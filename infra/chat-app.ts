@@ -129,12 +129,11 @@ export class ChatApp extends pulumi.ComponentResource {
                     requests: { cpu: '50m', memory: '96Mi' },
                     limits: { cpu: '500m', memory: '256Mi' },
                   },
+                  // The root filesystem stays writable: the image's start command (npm or node)
+                  // is app/Dockerfile's business, and npm writes logs under $HOME.
                   securityContext: restrictedContainer,
-                  // The root filesystem is read-only; Node and libraries may still want a /tmp.
-                  volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
                 },
               ],
-              volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
             },
           },
         },

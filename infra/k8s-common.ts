@@ -34,11 +34,10 @@ export function labels(app: 'redis' | 'chat-app', component: string, instance: s
   };
 }
 
-/** Container-level settings of the restricted Pod Security Standard, plus a read-only root filesystem. */
+/** Container-level settings of the restricted Pod Security Standard. */
 export const restrictedContainer: k8s.types.input.core.v1.SecurityContext = {
   allowPrivilegeEscalation: false,
   capabilities: { drop: ['ALL'] },
-  readOnlyRootFilesystem: true,
   runAsNonRoot: true,
 };
 

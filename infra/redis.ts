@@ -130,7 +130,8 @@ export class Redis extends pulumi.ComponentResource {
                   env: passwordEnv,
                   ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }],
                   volumeMounts,
-                  securityContext: restrictedContainer,
+                  // Redis writes only to /data (the volume when persistent, nothing when memory-only).
+                  securityContext: { ...restrictedContainer, readOnlyRootFilesystem: true },
                   resources: {
                     requests: { cpu: '50m', memory: '64Mi' },
                     limits: { cpu: '500m', memory: '256Mi' },

@@ -190,6 +190,8 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
       REPLICA_NAME: { fieldRef: { fieldPath: 'metadata.name' } },
     });
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    // The official Node images' `node` user, numeric so the kubelet can check runAsNonRoot.
+    expect(chat.inputs.spec.template.spec.securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 1000 });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
   });
@@ -237,6 +239,7 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     expect(redis.image).toMatch(/^redis:7\.\d+\.\d+-alpine$/);
     expect(d.inputs.spec.replicas).toBe(1);
     expect(d.inputs.spec.template.spec.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, runAsNonRoot: true });
+    expect(redis.securityContext.readOnlyRootFilesystem).toBe(true);
     for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
       expect(redis[probe].exec.command.join(' ')).toContain('redis-cli');
       expect(redis[probe].exec.command.join(' ')).toContain('PONG');
