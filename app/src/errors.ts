@@ -31,9 +31,22 @@ export const notFound: RequestHandler = (req, _res, next) => {
   next(new HttpError(404, `not found: ${req.method} ${req.path}`));
 };
 
+export const NOT_AN_OBJECT = 'request body must be a JSON object like {"author": "...", "text": "..."}';
+
+/** express.json (strict) refuses valid JSON that is not an object or array, with a parse error. */
+function isJson(body: string | undefined): boolean {
+  if (body === undefined) return false;
+  try {
+    JSON.parse(body);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** body-parser's error types and what to tell the client. */
-const BODY_ERRORS: Record<string, (err: { limit?: number }) => string> = {
-  'entity.parse.failed': () => 'request body is not valid JSON',
+const BODY_ERRORS: Record<string, (err: { limit?: number; body?: string }) => string> = {
+  'entity.parse.failed': (err) => (isJson(err.body) ? NOT_AN_OBJECT : 'request body is not valid JSON'),
   'entity.too.large': (err) => `request body is larger than ${Math.round((err.limit ?? 0) / 1024)} KB`,
   'encoding.unsupported': () => 'unsupported content encoding',
   'charset.unsupported': () => 'unsupported charset; send UTF-8 JSON',

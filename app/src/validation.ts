@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HttpError } from './errors';
+import { HttpError, NOT_AN_OBJECT } from './errors';
 import type { NewMessage } from './chat-store';
 
 export const MAX_AUTHOR = 40;
@@ -16,7 +16,7 @@ function field(name: string, max: number) {
 /** A new message as posted: both fields trimmed, neither empty nor too long; unknown fields dropped. */
 export const newMessageSchema = z.object(
   { author: field('author', MAX_AUTHOR), text: field('text', MAX_TEXT) },
-  { error: 'request body must be a JSON object like {"author": "...", "text": "..."}' },
+  { error: NOT_AN_OBJECT },
 );
 
 /** Parses or throws a 400 naming every problem. */

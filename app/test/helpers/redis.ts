@@ -19,12 +19,13 @@ export interface TestRedis {
   dispose(): Promise<void>;
 }
 
-export async function startRedis(opts: { persistent?: boolean; extraArgs?: string[]; password?: string } = {}): Promise<TestRedis> {
+export async function startRedis(opts: { persistent?: boolean; extraArgs?: string[]; password?: string; port?: number } = {}): Promise<TestRedis> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-test-redis-'));
   const server = new RedisServer({
     args: [...redisPlan(!!opts.persistent, 'always').args, ...(opts.extraArgs ?? [])],
     dir,
     password: opts.password,
+    port: opts.port,
   });
   await server.start();
   const client = new Redis(server.port, '127.0.0.1', {

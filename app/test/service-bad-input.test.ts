@@ -1,0 +1,104 @@
+import { httpRequest } from '../local/http';
+import { HISTORY_KEY } from '../src/chat-store';
+import { startRedis, type TestRedis } from './helpers/redis';
+import { startTestService, type TestService } from './helpers/service';
+
+/** Bad input gets a JSON error naming the problem and stores nothing. */
+describe('chat service rejects bad input', () => {
+  let redis: TestRedis;
+  let svc: TestService;
+  let history: string[];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    svc = await startTestService(redis.url);
+    await redis.client.del(HISTORY_KEY);
+    expect((await httpRequest(`${svc.url}/api/messages`, { method: 'POST', body: { author: 'a', text: 'before' } })).status).toBe(201);
+    history = await redis.client.lrange(HISTORY_KEY, 0, -1);
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await redis?.dispose();
+  });
+  afterEach(async () => {
+    expect(await redis.client.lrange(HISTORY_KEY, 0, -1)).toEqual(history);
+  });
+
+  const json = { 'content-type': 'application/json' };
+  const cases: [string, { body?: string; headers?: Record<string, string> }, number, RegExp][] = [
+    ['empty text', { body: '{"author":"a","text":""}' }, 400, /^text must not be empty$/],
+    ['whitespace-only text', { body: '{"author":"a","text":" \\n\\t "}' }, 400, /^text must not be empty$/],
+    ['missing text', { body: '{"author":"a"}' }, 400, /^text is required$/],
+    ['missing author', { body: '{"text":"hi"}' }, 400, /^author is required$/],
+    ['empty author', { body: '{"author":"  ","text":"hi"}' }, 400, /^author must not be empty$/],
+    ['non-string text', { body: '{"author":"a","text":42}' }, 400, /^text must be a string$/],
+    ['non-string author', { body: '{"author":{"$gt":""},"text":"hi"}' }, 400, /^author must be a string$/],
+    ['null text', { body: '{"author":"a","text":null}' }, 400, /^text must be a string$/],
+    ['both fields wrong', { body: '{"author":1}' }, 400, /^author must be a string; text is required$/],
+    ['text over 500 characters', { body: JSON.stringify({ author: 'a', text: 'x'.repeat(501) }) }, 400, /^text must be at most 500 characters$/],
+    ['author over 40 characters', { body: JSON.stringify({ author: 'a'.repeat(41), text: 'hi' }) }, 400, /^author must be at most 40 characters$/],
+    ['a JSON array', { body: '[{"author":"a","text":"hi"}]' }, 400, /request body must be a JSON object/],
+    ['a JSON string', { body: '"hello"' }, 400, /request body must be a JSON object/],
+    ['JSON null', { body: 'null' }, 400, /request body must be a JSON object/],
+    ['invalid JSON', { body: '{"author":"a","text":' }, 400, /^request body is not valid JSON$/],
+    ['a body over 16 KB', { body: JSON.stringify({ author: 'a', text: 'x'.repeat(17 * 1024) }) }, 413, /^request body is larger than 16 KB$/],
+    ['text/plain', { body: '{"author":"a","text":"hi"}', headers: { 'content-type': 'text/plain' } }, 415, /^Content-Type must be application\/json$/],
+    ['a form post', { body: 'author=a&text=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, /Content-Type must be application\/json/],
+    ['no body and no content type', { headers: {} }, 415, /Content-Type must be application\/json/],
+  ];
+
+  it.each(cases.map(([name, req, status, error]) => ({ name, req, status, error })))('$name → $status', async ({ req, status, error }) => {
+    const res = await httpRequest(`${svc.url}/api/messages`, { method: 'POST', body: req.body, headers: req.headers ?? json });
+    expect(res.status).toBe(status);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.json.error).toMatch(error);
+  });
+
+  it.each(['0', '-1', 'ten', '1.5', ''])('GET /api/messages?limit=%j → 400', async (limit) => {
+    const res = await httpRequest(`${svc.url}/api/messages?limit=${limit}`);
+    expect([res.status, res.json]).toEqual([400, { error: 'limit must be a whole number from 1 to 100' }]);
+  });
+
+  it('rejects a repeated ?limit', async () => {
+    const res = await httpRequest(`${svc.url}/api/messages?limit=1&limit=2`);
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('chat service rate limit (RATE_LIMIT_PER_MIN)', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(() => redis?.dispose());
+
+  const postFrom = (url: string, text: string) => httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'spam', text } });
+
+  it('answers 429 once a client exceeds its posts per minute, storing nothing more', async () => {
+    const svc = await startTestService(redis.url, { RATE_LIMIT_PER_MIN: '3' });
+    try {
+      await redis.client.del(HISTORY_KEY);
+      const statuses = [];
+      for (let i = 0; i < 5; i++) statuses.push((await postFrom(svc.url, `m${i}`)).status);
+      expect(statuses).toEqual([201, 201, 201, 429, 429]);
+      const res = await postFrom(svc.url, 'again');
+      expect(res.json).toEqual({ error: 'too many messages: at most 3 per minute; try again shortly' });
+      expect(res.headers['retry-after']).toBeDefined();
+      expect(await redis.client.llen(HISTORY_KEY)).toBe(3);
+      // Reading is not limited.
+      expect((await httpRequest(`${svc.url}/api/messages`)).status).toBe(200);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('has no limit with RATE_LIMIT_PER_MIN=0', async () => {
+    const svc = await startTestService(redis.url, { RATE_LIMIT_PER_MIN: '0' });
+    try {
+      const statuses = await Promise.all(Array.from({ length: 80 }, (_, i) => postFrom(svc.url, `m${i}`).then((r) => r.status)));
+      expect(new Set(statuses)).toEqual(new Set([201]));
+    } finally {
+      await svc.close();
+    }
+  });
+});
