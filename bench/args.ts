@@ -1,0 +1,89 @@
+/** Command line of `npm run bench [-- --quick] [--json] ...`. */
+export interface BenchArgs {
+  quick: boolean;
+  json: boolean;
+  verbose: boolean;
+  /** Run the service replicas under `node --cpu-prof` and summarise where their time went. */
+  profile: boolean;
+  /** Replicas per stack; default: the stateful stack file's chat:appReplicas. */
+  replicas?: number;
+  help: boolean;
+}
+
+export const USAGE = `npm run bench [-- options]
+
+  --quick         shorter runs (under 2 minutes on 2 cores); figures are noisier
+  --json          print one JSON object with the headline figures as the last stdout line
+  --replicas N    chat replicas per stack (default: Pulumi.stateful.yaml chat:appReplicas)
+  --profile       run the service replicas with node --cpu-prof and print the top functions
+  --verbose       relay every log line of the stacks to stderr
+  --help          this text
+
+Writes the full results to bench/results/<timestamp>.json.`;
+
+export class ArgsError extends Error {}
+
+export function parseArgs(argv: string[]): BenchArgs {
+  const args: BenchArgs = { quick: false, json: false, verbose: false, profile: false, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    switch (a) {
+      case '--quick':
+        args.quick = true;
+        break;
+      case '--json':
+        args.json = true;
+        break;
+      case '--verbose':
+        args.verbose = true;
+        break;
+      case '--profile':
+        args.profile = true;
+        break;
+      case '--help':
+      case '-h':
+        args.help = true;
+        break;
+      case '--replicas': {
+        const v = argv[++i];
+        if (!v || !/^\d+$/.test(v) || Number(v) < 2 || Number(v) > 16) {
+          throw new ArgsError(`--replicas must be a whole number from 2 to 16 (the live feed needs two); got ${v ?? 'nothing'}`);
+        }
+        args.replicas = Number(v);
+        break;
+      }
+      default:
+        throw new ArgsError(`unknown option ${a}\n\n${USAGE}`);
+    }
+  }
+  return args;
+}
+
+/** Durations and counts of one run. */
+export interface Plan {
+  mode: 'quick' | 'full';
+  postConnections: number[];
+  postSec: number;
+  warmupSec: number;
+  historySteps: number[];
+  historyConnections: number;
+  historySec: number;
+  feedMessages: number;
+  feedWarmup: number;
+  recoveryHeld: number[];
+}
+
+export function planFor(quick: boolean): Plan {
+  return {
+    mode: quick ? 'quick' : 'full',
+    postConnections: [1, 16, 64],
+    postSec: quick ? 3 : 10,
+    warmupSec: quick ? 1 : 2,
+    historySteps: [10, 1_000, 100_000],
+    historyConnections: 16,
+    historySec: quick ? 3 : 10,
+    feedMessages: quick ? 300 : 1_000,
+    feedWarmup: quick ? 20 : 50,
+    recoveryHeld: [1_000, 100_000],
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * The bare ceiling: the chat's Redis work with nothing around it. A plain `node:http`
+ * server, no framework, no validation library, no logging, no metrics, no rate limit.
+ *
+ * - POST /api/messages: parse the JSON body, ChatStore.append (the service's own
+ *   MULTI RPUSH + LTRIM + PUBLISH, one round trip), 201 with the message.
+ * - GET /api/messages?limit=N: ChatStore.recent(N) as {messages}.
+ * - GET /readyz: PING.
+ * It also holds a subscriber connection on the messages channel, as every service
+ * replica does, so Redis fans each PUBLISH out to the same number of connections.
+ *
+ * It is a replica program: the benchmark runs it under the local stack's cluster
+ * primary (app/local/replicas.ts), the same way and in the same number as the service,
+ * and it reads the same environment (PORT, HOST, REDIS_URL, HISTORY_LIMIT, REPLICA_NAME).
+ */
+import http from 'node:http';
+import { Redis } from 'ioredis';
+import { ChatStore, MESSAGES_CHANNEL } from '../app/src/chat-store';
+
+const port = Number(process.env.PORT ?? 0);
+const host = process.env.HOST ?? '127.0.0.1';
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const replica = process.env.REPLICA_NAME ?? `baseline-${process.pid}`;
+const historyLimit = Number(process.env.HISTORY_LIMIT ?? 100);
+
+const redis = new Redis(redisUrl);
+const subscriber = new Redis(redisUrl);
+redis.on('error', () => {});
+subscriber.on('error', () => {});
+void subscriber.subscribe(MESSAGES_CHANNEL).catch(() => {});
+subscriber.on('message', () => {});
+const store = new ChatStore(redis, { historyLimit });
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
+  res.end(json);
+}
+
+const server = http.createServer((req, res) => {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  if (path === '/api/messages' && req.method === 'POST') {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      let input: { author: string; text: string };
+      try {
+        input = JSON.parse(body);
+      } catch {
+        return send(res, 400, { error: 'invalid JSON' });
+      }
+      store.append({ author: input.author, text: input.text }, replica).then(
+        (m) => send(res, 201, m),
+        () => send(res, 503, { error: 'redis unavailable' }),
+      );
+    });
+  } else if (path === '/api/messages' && req.method === 'GET') {
+    const limit = Number(new URLSearchParams(q < 0 ? '' : url.slice(q + 1)).get('limit') ?? historyLimit) || historyLimit;
+    store.recent(limit).then(
+      (messages) => send(res, 200, { messages }),
+      () => send(res, 503, { error: 'redis unavailable' }),
+    );
+  } else if (path === '/readyz') {
+    redis.ping().then(
+      () => send(res, 200, { ready: true }),
+      () => send(res, 503, { ready: false }),
+    );
+  } else {
+    send(res, 404, { error: 'not found' });
+  }
+});
+
+server.listen(port, host);
+
+process.on('SIGTERM', () => {
+  server.close();
+  server.closeAllConnections();
+  void Promise.allSettled([redis.quit(), subscriber.quit()]).then(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
+});

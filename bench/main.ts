@@ -1,0 +1,279 @@
+/**
+ * `npm run bench [-- --quick] [--json]`: the chat service against a bare baseline,
+ * side by side in one run, on this machine. See bench/README.bench.md.
+ *
+ * Order: start the stacks (service, baseline, service with LOG_LEVEL=warn) → history
+ * latency on the fresh service stack → POST matrix (for each connection count:
+ * baseline, service, [service warn at 64]) → live feed A→B → replica peak RSS → stop
+ * → recovery on a fresh persistent stack. Every process started here is stopped at
+ * the end, on error, and on Ctrl-C.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RedisServer } from '../app/local/redis-server';
+import { ArgsError, parseArgs, planFor, USAGE, type BenchArgs, type Plan } from './args';
+import { measureFeed } from './feed';
+import { measureHistory } from './history';
+import { runLoad, warmUp, type LoadSpec } from './load';
+import { CpuMeter, peakRssMb, round1 } from './procfs';
+import { renderProfile, summariseProfiles } from './profile';
+import { measureRecovery } from './recovery';
+import { Progress, renderReport, summarise, type BenchResults, type MachineInfo, type PostRow } from './report';
+import { startStack, stopAll, stopStack, type BenchStack } from './stacks';
+
+/** What production runs: every request logged at info. */
+const SERVICE_LOG_LEVEL = 'info';
+const POST_BODY = JSON.stringify({ author: 'bench', text: 'Hello from the benchmark: a chat line of ordinary length.' });
+
+function jestProcesses(): number {
+  let n = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (/jest/.test(cmd)) n++;
+    } catch {
+      /* gone, or no /proc */
+    }
+  }
+  return n;
+}
+
+function machineInfo(): MachineInfo {
+  const v = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout ?? '';
+  let jest = 0;
+  try {
+    jest = jestProcesses();
+  } catch {
+    /* no /proc */
+  }
+  return {
+    cores: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    redis: /v=(\S+)/.exec(v)?.[1] ?? 'unknown',
+    loadavgBefore: os.loadavg().map(round1),
+    loadavgAfter: [],
+    jestProcessesBefore: jest,
+    jestProcessesAfter: 0,
+  };
+}
+
+function cpuMeter(stack: BenchStack, cores: number): CpuMeter {
+  return new CpuMeter(
+    {
+      replicas: () => stack.stack.replicaPids(),
+      redis: () => [stack.stack.redis.pid],
+      primary: () => [stack.stack.supervisorPid],
+      loadgen: () => [process.pid],
+    },
+    cores,
+  );
+}
+
+async function postMatrix(
+  targets: Array<{ name: string; stack: BenchStack; only?: number[] }>,
+  plan: Plan,
+  cores: number,
+  progress: Progress,
+): Promise<PostRow[]> {
+  const rows: PostRow[] = [];
+  for (const connections of plan.postConnections) {
+    for (const t of targets) {
+      if (t.only && !t.only.includes(connections)) continue;
+      const spec: LoadSpec = {
+        url: `${t.stack.url}/api/messages`,
+        method: 'POST',
+        connections,
+        durationSec: plan.postSec,
+        body: POST_BODY,
+        headers: { 'content-type': 'application/json' },
+      };
+      progress.update(`POST ${t.name}, ${connections} connection(s)`);
+      await warmUp(spec, plan.warmupSec);
+      const meter = cpuMeter(t.stack, cores);
+      meter.start();
+      const result = await runLoad(spec);
+      rows.push({ target: t.name, ...result, cpu: meter.stop() });
+      progress.update(`POST ${t.name}, ${connections} connection(s): ${result.rps} req/s, p99 ${result.p99Ms} ms`);
+    }
+  }
+  return rows;
+}
+
+async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
+  const plan = planFor(args.quick);
+  const began = Date.now();
+  const startedAt = new Date().toISOString();
+  RedisServer.assertInstalled();
+  const machine = machineInfo();
+  const cores = machine.cores;
+
+  let profileDir: string | undefined;
+  const savedNodeOptions = process.env.NODE_OPTIONS;
+  if (args.profile) {
+    profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'doks-chat-bench-profile-'));
+    // Inherited by the cluster primary and its workers (the replicas) through their env.
+    process.env.NODE_OPTIONS = `${savedNodeOptions ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim();
+  }
+  progress.update('starting the service stack (redis-server + replicas)');
+  const service = await startStack({
+    name: 'service',
+    program: 'service',
+    replicas: args.replicas,
+    env: { LOG_LEVEL: SERVICE_LOG_LEVEL },
+    verbose: args.verbose,
+  });
+  if (args.profile) {
+    if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = savedNodeOptions;
+  }
+  progress.update('starting the baseline stack');
+  const baseline = await startStack({ name: 'baseline', program: 'baseline', replicas: args.replicas, verbose: args.verbose });
+  progress.update('starting the service stack with LOG_LEVEL=warn');
+  const serviceWarn = await startStack({
+    name: 'service-warn',
+    program: 'service',
+    replicas: args.replicas,
+    env: { LOG_LEVEL: 'warn' },
+    verbose: args.verbose,
+  });
+  const replicas = service.stack.replicas;
+  const historyLimit = service.stack.config.historyLimit;
+
+  const history = await measureHistory(service.stack, service.url, {
+    steps: plan.historySteps,
+    connections: plan.historyConnections,
+    durationSec: plan.historySec,
+    warmupSec: plan.warmupSec,
+    onProgress: (w) => progress.update(w),
+  });
+
+  const post = await postMatrix(
+    [
+      { name: 'baseline', stack: baseline },
+      { name: 'service', stack: service },
+      { name: 'service (LOG_LEVEL=warn)', stack: serviceWarn, only: [64] },
+    ],
+    plan,
+    cores,
+    progress,
+  );
+
+  progress.update(`live feed A→B: ${plan.feedMessages} messages`);
+  const feed = await measureFeed(service.url, plan.feedMessages, {
+    warmup: plan.feedWarmup,
+    onProgress: (n) => progress.update(`live feed A→B: ${Math.max(0, n)}/${plan.feedMessages} messages`),
+  });
+
+  const serviceReplicaPids = service.stack.replicaPids();
+  const rss = {
+    serviceReplicasMb: serviceReplicaPids.map((p) => round1(peakRssMb(p) ?? 0)),
+    baselineReplicasMb: baseline.stack.replicaPids().map((p) => round1(peakRssMb(p) ?? 0)),
+  };
+
+  progress.update('stopping the stacks');
+  await Promise.all([stopStack(service), stopStack(baseline), stopStack(serviceWarn)]);
+
+  if (profileDir) {
+    const files = fs
+      .readdirSync(profileDir)
+      .filter((f) => serviceReplicaPids.some((pid) => f.includes(`.${pid}.`)))
+      .map((f) => path.join(profileDir!, f));
+    if (files.length) {
+      progress.done();
+      process.stderr.write(`${renderProfile(summariseProfiles(files, 20))}\n(profiles in ${profileDir})\n`);
+    } else process.stderr.write(`no replica profiles found in ${profileDir}\n`);
+  }
+
+  progress.update('recovery: starting a fresh persistent stack');
+  const recoveryStack = await startStack({
+    name: 'recovery',
+    program: 'service',
+    replicas: args.replicas,
+    env: { LOG_LEVEL: SERVICE_LOG_LEVEL },
+    verbose: args.verbose,
+  });
+  const recovery = await measureRecovery(recoveryStack.stack, recoveryStack.url, {
+    held: plan.recoveryHeld,
+    onProgress: (w) => progress.update(w),
+  });
+  await stopStack(recoveryStack);
+
+  machine.loadavgAfter = os.loadavg().map(round1);
+  try {
+    machine.jestProcessesAfter = jestProcesses();
+  } catch {
+    /* no /proc */
+  }
+  const partial = {
+    startedAt,
+    durationSec: Math.round((Date.now() - began) / 1000),
+    plan,
+    replicas,
+    historyLimit,
+    logLevel: SERVICE_LOG_LEVEL,
+    machine,
+    post,
+    history,
+    feed,
+    recovery,
+    rss,
+  };
+  return { ...partial, ...summarise(partial) };
+}
+
+async function main(): Promise<number> {
+  let args: BenchArgs;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ArgsError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const progress = new Progress();
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    progress.done();
+    process.stderr.write(`${sig}: stopping every process the benchmark started…\n`);
+    void stopAll().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    const results = await run(args, progress);
+    progress.done();
+    const dir = path.join(__dirname, '..', '..', 'bench', 'results');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
+    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(`${renderReport(results)}\n\nfull results: ${path.relative(process.cwd(), file)}\n`);
+    if (args.json) process.stdout.write(`${JSON.stringify(results.summary)}\n`);
+    return 0;
+  } catch (err) {
+    progress.done();
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+    return 1;
+  } finally {
+    await stopAll();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`${err}\n`);
+    process.exit(1);
+  },
+);

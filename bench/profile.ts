@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Where a replica's CPU time went, from the .cpuprofile files `node --cpu-prof` writes
+ * on exit: self time per function and per origin (a package in node_modules, Node's
+ * internals, the service's own code, garbage collection), biggest first.
+ * `node dist/bench/profile.js <dir-or-file>...` prints the same summary by hand.
+ */
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples?: number[];
+  timeDeltas?: number[];
+  startTime: number;
+  endTime: number;
+}
+
+export interface ProfileSummary {
+  files: number;
+  totalMs: number;
+  byOrigin: Array<{ origin: string; pct: number }>;
+  topFunctions: Array<{ fn: string; pct: number }>;
+}
+
+function origin(url: string, fn: string): string {
+  if (!url) return fn.startsWith('(') ? fn : '(native)';
+  const nm = url.lastIndexOf('node_modules/');
+  if (nm >= 0) {
+    const rest = url.slice(nm + 'node_modules/'.length).split('/');
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+  }
+  if (url.startsWith('node:')) return 'node internals';
+  const m = /\/dist\/(app\/src|app\/local|bench)\//.exec(url);
+  return m ? m[1] : url;
+}
+
+export function summariseProfiles(paths: string[], top = 15): ProfileSummary {
+  const files = paths.flatMap((p) =>
+    fs.statSync(p).isDirectory()
+      ? fs.readdirSync(p).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(p, f))
+      : [p],
+  );
+  const byOrigin = new Map<string, number>();
+  const byFn = new Map<string, number>();
+  let total = 0;
+  for (const file of files) {
+    const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
+    const nodes = new Map(prof.nodes.map((n) => [n.id, n]));
+    const self = new Map<number, number>();
+    const samples = prof.samples ?? [];
+    const deltas = prof.timeDeltas ?? [];
+    for (let i = 0; i < samples.length; i++) self.set(samples[i], (self.get(samples[i]) ?? 0) + (deltas[i] ?? 0));
+    for (const [id, us] of self) {
+      const n = nodes.get(id)!;
+      const fn = n.callFrame.functionName || '(anonymous)';
+      if (fn === '(idle)') continue; // waiting for I/O is not work
+      const o = origin(n.callFrame.url, fn);
+      const where = n.callFrame.url ? `${path.basename(n.callFrame.url)}:${n.callFrame.lineNumber + 1}` : '';
+      byOrigin.set(o, (byOrigin.get(o) ?? 0) + us);
+      const key = `${fn} ${where ? `(${o}: ${where})` : ''}`.trim();
+      byFn.set(key, (byFn.get(key) ?? 0) + us);
+      total += us;
+    }
+  }
+  const pct = (us: number) => Math.round((1000 * us) / Math.max(1, total)) / 10;
+  const sorted = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]);
+  return {
+    files: files.length,
+    totalMs: Math.round(total / 1000),
+    byOrigin: sorted(byOrigin).slice(0, top).map(([o, us]) => ({ origin: o, pct: pct(us) })),
+    topFunctions: sorted(byFn).slice(0, top).map(([fn, us]) => ({ fn, pct: pct(us) })),
+  };
+}
+
+export function renderProfile(s: ProfileSummary): string {
+  return [
+    `CPU profile of ${s.files} process(es): ${s.totalMs} ms busy (idle excluded); self time by origin:`,
+    ...s.byOrigin.map((o) => `  ${String(o.pct).padStart(5)}%  ${o.origin}`),
+    'top functions by self time:',
+    ...s.topFunctions.map((f) => `  ${String(f.pct).padStart(5)}%  ${f.fn}`),
+  ].join('\n');
+}
+
+if (require.main === module) {
+  const paths = process.argv.slice(2);
+  if (paths.length === 0) {
+    process.stderr.write('usage: node dist/bench/profile.js <dir-or-.cpuprofile>...\n');
+    process.exit(2);
+  }
+  process.stdout.write(`${renderProfile(summariseProfiles(paths, 25))}\n`);
+}

@@ -1,0 +1,179 @@
+import type { Plan } from './args';
+import type { FeedResult } from './feed';
+import type { HistoryStep } from './history';
+import type { LoadResult } from './load';
+import type { CpuUse } from './procfs';
+import type { RecoveryResult } from './recovery';
+
+/** Everything one run measured; written whole to bench/results/<timestamp>.json. */
+export interface PostRow extends LoadResult {
+  target: string;
+  cpu: CpuUse;
+}
+
+export interface MachineInfo {
+  cores: number;
+  cpuModel: string;
+  node: string;
+  redis: string;
+  loadavgBefore: number[];
+  loadavgAfter: number[];
+  /** Other jest processes seen at start and at end (other engineers' test suites). */
+  jestProcessesBefore: number;
+  jestProcessesAfter: number;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  durationSec: number;
+  plan: Plan;
+  replicas: number;
+  historyLimit: number;
+  logLevel: string;
+  machine: MachineInfo;
+  post: PostRow[];
+  history: HistoryStep[];
+  feed: FeedResult;
+  recovery: RecoveryResult[];
+  rss: { serviceReplicasMb: number[]; baselineReplicasMb: number[] };
+  summary: Summary;
+  verdicts: Verdict[];
+}
+
+/** The headline the issue asks for, POST figures at 64 connections. */
+export interface Summary {
+  postRps: number;
+  baselinePostRps: number;
+  ratio: number;
+  postP99Ms: number;
+  feedP99Ms: number;
+  historyP99Ms: Record<string, number>;
+  recoveryMs: Record<string, number>;
+  rssMb: number;
+}
+
+export interface Verdict {
+  target: string;
+  measured: string;
+  pass: boolean;
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+export function summarise(r: Omit<BenchResults, 'summary' | 'verdicts'>): { summary: Summary; verdicts: Verdict[] } {
+  const at64 = (target: string) => r.post.find((p) => p.target === target && p.connections === 64);
+  const service = at64('service');
+  const baseline = at64('baseline');
+  const postRps = service?.rps ?? 0;
+  const baselinePostRps = baseline?.rps ?? 0;
+  const ratio = baselinePostRps ? round2(postRps / baselinePostRps) : 0;
+  const historyP99Ms = Object.fromEntries(r.history.map((h) => [String(h.written), h.p99Ms]));
+  const recoveryMs = Object.fromEntries(r.recovery.map((x) => [String(x.held), x.allMs]));
+  const rssMb = round2(Math.max(0, ...r.rss.serviceReplicasMb));
+  const summary: Summary = {
+    postRps,
+    baselinePostRps,
+    ratio,
+    postP99Ms: service?.p99Ms ?? NaN,
+    feedP99Ms: r.feed.p99Ms,
+    historyP99Ms,
+    recoveryMs,
+    rssMb,
+  };
+  const hp = r.history.map((h) => h.p99Ms);
+  const spread = hp.length ? Math.max(...hp) / Math.min(...hp) : NaN;
+  const rec100k = r.recovery.find((x) => x.held === 100_000);
+  const verdicts: Verdict[] = [
+    { target: 'POST throughput ≥ 60% of the baseline at 64 connections', measured: `${Math.round(ratio * 100)}%`, pass: ratio >= 0.6 },
+    { target: 'live-feed p99 ≤ 50 ms', measured: `${summary.feedP99Ms} ms (${r.feed.lost} lost)`, pass: summary.feedP99Ms <= 50 && r.feed.lost === 0 },
+    {
+      target: 'history p99 within 2× from 10 to 100 000 written',
+      measured: `${round2(spread)}× (${hp.join(' / ')} ms)`,
+      pass: spread <= 2,
+    },
+    {
+      target: 'recovery ≤ 2 s with 100 000 messages',
+      measured: rec100k ? `${rec100k.allMs} ms (${rec100k.recovered.toLocaleString('en')} back)` : 'not measured',
+      pass: !!rec100k && rec100k.allMs <= 2000 && rec100k.recovered === rec100k.held,
+    },
+    { target: 'replica peak RSS ≤ 150 MB', measured: `${rssMb} MB`, pass: rssMb > 0 && rssMb <= 150 },
+  ];
+  return { summary, verdicts };
+}
+
+function table(head: string[], rows: Array<Array<string | number>>): string {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+const cpuText = (c: CpuUse) =>
+  Object.entries(c.byGroup)
+    .map(([k, v]) => `${k} ${Math.round(v)}`)
+    .join(', ') + (c.otherPct !== undefined ? `, other ${Math.round(c.otherPct)}` : '');
+
+export function renderReport(r: BenchResults): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(
+    `doks-chat benchmarks (${r.plan.mode}), ${r.startedAt}, ${r.durationSec} s`,
+    `machine: ${m.cores} cores (${m.cpuModel}), node ${m.node}, redis ${m.redis}; load average ${m.loadavgBefore.map((x) => x.toFixed(2)).join(' ')} at start, ${m.loadavgAfter.map((x) => x.toFixed(2)).join(' ')} at end; other jest processes: ${m.jestProcessesBefore} at start, ${m.jestProcessesAfter} at end`,
+    `stacks: stateful plan (AOF, appendfsync everysec), ${r.replicas} replicas behind the cluster primary, HISTORY_LIMIT ${r.historyLimit}, RATE_LIMIT_PER_MIN 0, service LOG_LEVEL ${r.logLevel}`,
+    '',
+    `POST /api/messages (${r.plan.postSec} s each after ${r.plan.warmupSec} s warm-up; CPU in % of one core)`,
+    table(
+      ['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'CPU %'],
+      r.post.map((p) => [p.target, p.connections, p.rps, p.p50Ms, p.p99Ms, p.non2xx, p.errors + p.timeouts, cpuText(p.cpu)]),
+    ),
+  );
+  const ratios = r.plan.postConnections.map((c) => {
+    const s = r.post.find((p) => p.target === 'service' && p.connections === c);
+    const b = r.post.find((p) => p.target === 'baseline' && p.connections === c);
+    return s && b && b.rps ? `${c}: ${Math.round((100 * s.rps) / b.rps)}%` : `${c}: n/a`;
+  });
+  out.push(`service / baseline throughput by connections: ${ratios.join(', ')}`, '');
+  out.push(
+    `GET /api/messages (the page's request: the last ${r.historyLimit}) after N messages ever written (${r.plan.historyConnections} connections, ${r.plan.historySec} s)`,
+    table(
+      ['written', 'in list', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx'],
+      r.history.map((h) => [h.written, h.listLength, h.rps, h.p50Ms, h.p99Ms, h.non2xx + h.errors]),
+    ),
+    '',
+    `live feed A→B over ${r.feed.messages} messages (replicas ${r.feed.replicas.join(', ')}): p50 ${r.feed.p50Ms} ms, p99 ${r.feed.p99Ms} ms, max ${r.feed.maxMs} ms, lost ${r.feed.lost}`,
+    '',
+    'recovery after SIGKILL of Redis (from the kill until GET /readyz and GET /api/messages answer 200)',
+    table(
+      ['held', 'AOF MB', 'redis up ms', 'first replica ms', 'all replicas ms', 'AOF loaded', 'messages back'],
+      r.recovery.map((x) => [x.held, x.aofMb, x.redisRestartMs, x.firstMs, x.allMs, x.aofLoaded ? 'yes' : 'no', x.recovered]),
+    ),
+    '',
+    `peak RSS (VmHWM) per replica: service ${r.rss.serviceReplicasMb.map((x) => x.toFixed(1)).join(', ')} MB; baseline ${r.rss.baselineReplicasMb.map((x) => x.toFixed(1)).join(', ')} MB`,
+    '',
+    'targets',
+    table(
+      ['target', 'measured', 'result'],
+      r.verdicts.map((v) => [v.target, v.measured, v.pass ? 'PASS' : 'FAIL']),
+    ),
+  );
+  return out.join('\n');
+}
+
+/** One progress line on stderr: rewritten in place on a terminal, one line each otherwise. */
+export class Progress {
+  private readonly began = Date.now();
+  private readonly tty = process.stderr.isTTY;
+  private last = '';
+
+  update(what: string): void {
+    const line = `[bench ${((Date.now() - this.began) / 1000).toFixed(0).padStart(3)} s] ${what}`;
+    if (this.tty) process.stderr.write(`\r\x1b[K${line}`);
+    else process.stderr.write(`${line}\n`);
+    this.last = line;
+  }
+
+  done(): void {
+    if (this.tty && this.last) process.stderr.write('\n');
+    this.last = '';
+  }
+}

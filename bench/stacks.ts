@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LocalStack, type LocalStackOptions } from '../app/local/stack';
+
+/**
+ * The systems under test, each a LocalStack (redis-server with the pod's flags plus N
+ * cluster replicas on one port, round-robin) on its own temporary data directory:
+ * - the service: dist/app/src/main.js, what `npm start` and the container run;
+ * - the baseline: dist/bench/baseline-server.js under the same cluster primary, so the
+ *   two differ only in the replica program.
+ * Every stack started here is registered, and stopAll() stops them (SIGTERM replicas,
+ * then Redis) and removes their directories, on success, error or Ctrl-C.
+ */
+
+/** The local stack running the bare baseline server as its replica program. */
+class BaselineStack extends LocalStack {
+  override get serviceMain(): string {
+    return path.join(__dirname, 'baseline-server.js');
+  }
+}
+
+export interface BenchStack {
+  name: string;
+  stack: LocalStack;
+  url: string;
+  /** Last lines the stack logged, shown when something fails. */
+  tail: string[];
+}
+
+const running = new Set<BenchStack>();
+const dirs = new Set<string>();
+
+export interface StartOptions {
+  name: string;
+  program: 'service' | 'baseline';
+  replicas?: number;
+  env?: Record<string, string>;
+  verbose?: boolean;
+}
+
+export async function startStack(opts: StartOptions): Promise<BenchStack> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `doks-chat-bench-${opts.name}-`));
+  dirs.add(dataDir);
+  const tail: string[] = [];
+  const stackOpts: LocalStackOptions = {
+    // The stateful stack: Redis with the persistent plan (AOF, appendfsync from the
+    // stack file, everysec), as phase 2 of the tutorial runs it.
+    stack: 'stateful',
+    port: 0,
+    replicas: opts.replicas,
+    dataDir,
+    env: {
+      RATE_LIMIT_PER_MIN: '0',
+      HOST: '127.0.0.1',
+      ...opts.env,
+    },
+    log: (line) => {
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+      if (opts.verbose) process.stderr.write(`[${opts.name}] ${line}\n`);
+    },
+  };
+  const stack = opts.program === 'baseline' ? new BaselineStack(stackOpts) : new LocalStack(stackOpts);
+  const entry: BenchStack = { name: opts.name, stack, url: '', tail };
+  running.add(entry);
+  const { url } = await stack.start();
+  entry.url = url;
+  return entry;
+}
+
+export async function stopStack(entry: BenchStack): Promise<void> {
+  running.delete(entry);
+  await entry.stack.stop();
+  fs.rmSync(entry.stack.dataDir, { recursive: true, force: true });
+  dirs.delete(entry.stack.dataDir);
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.allSettled([...running].map((s) => stopStack(s)));
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  dirs.clear();
+}
