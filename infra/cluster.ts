@@ -68,6 +68,36 @@ export function currentContext(kubeconfig: string): string {
   return m ? m[1] : 'existing cluster';
 }
 
+/** Numeric parts of a DOKS version slug, e.g. 1.33.1-do.2 → [1, 33, 1, 2]. */
+function versionParts(slug: string): number[] {
+  return (slug.match(/\d+/g) ?? []).map(Number);
+}
+
+function compareVersions(a: string, b: string): number {
+  const [pa, pb] = [versionParts(a), versionParts(b)];
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? -1) - (pb[i] ?? -1);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/**
+ * The newest DOKS version with the given prefix (`1.33` matches 1.33.x, not 1.330), or
+ * DigitalOcean's latest without one; a prefix that matches nothing is an error listing
+ * the versions DOKS offers.
+ */
+export function pickVersion(prefix: string | undefined, validVersions: string[], latestVersion: string): string {
+  if (!prefix) return latestVersion;
+  const matching = validVersions.filter((v) => v === prefix || v.startsWith(`${prefix}.`) || v.startsWith(`${prefix}-`));
+  if (matching.length === 0) {
+    throw new pulumi.RunError(
+      `chat:kubernetesVersion "${prefix}" matches no DOKS version; DigitalOcean offers ${validVersions.join(', ')}`,
+    );
+  }
+  return [...matching].sort(compareVersions).reverse()[0];
+}
+
 export class ChatCluster extends pulumi.ComponentResource {
   /** The provider every Kubernetes object of the stack is created with. */
   readonly provider: k8s.Provider;
@@ -92,18 +122,10 @@ export class ChatCluster extends pulumi.ComponentResource {
       );
     } else {
       const c = args.create;
-      const versions = digitalocean.getKubernetesVersionsOutput(
-        c.versionPrefix ? { versionPrefix: c.versionPrefix } : {},
-        { parent: this },
-      );
-      const version = versions.apply((v) => {
-        if (!v.latestVersion) {
-          throw new pulumi.RunError(
-            `chat:kubernetesVersion "${c.versionPrefix}" matches no DOKS version; available: ${v.validVersions.join(', ')}`,
-          );
-        }
-        return v.latestVersion;
-      });
+      // All versions, filtered here: a prefix that matches nothing can then list what exists.
+      const version = digitalocean
+        .getKubernetesVersionsOutput({}, { parent: this })
+        .apply((v) => pickVersion(c.versionPrefix, v.validVersions, v.latestVersion));
 
       this.cluster = new digitalocean.KubernetesCluster(
         'cluster',

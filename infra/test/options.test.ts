@@ -3,7 +3,8 @@
  * registry, and the tunables of the cluster, Redis and the chat.
  */
 import { loadConfig } from '../config';
-import { createStack } from '../stack';
+import { pickVersion } from '../cluster';
+import { createStack, instanceName } from '../stack';
 import { FAKE_DIGEST, isSecretAt, Recorded, runProgram } from './harness';
 import { validateK8sObject } from './k8s-schema';
 import { podSpecsOf, restrictedViolations } from './pss';
@@ -130,8 +131,26 @@ describe('chat:registry', () => {
 describe('cluster options', () => {
   it('kubernetesVersion picks the latest version with that prefix', async () => {
     const r = await run('stateless', { 'chat:kubernetesVersion': '1.33' });
-    expect(r.calls.find((c) => c.token === VERSIONS)?.inputs).toEqual({ versionPrefix: '1.33' });
+    expect(r.calls.filter((c) => c.token === VERSIONS)).toHaveLength(1);
     expect(r.one(T.cluster).inputs.version).toBe('1.33.5-do.1');
+  });
+
+  it('pickVersion: newest match on a version boundary, else an error listing what exists', () => {
+    const offered = ['1.32.9-do.2', '1.33.10-do.0', '1.33.9-do.3', '1.34.1-do.0'];
+    expect(pickVersion(undefined, offered, '1.34.1-do.0')).toBe('1.34.1-do.0');
+    expect(pickVersion('1.33', offered, '1.34.1-do.0')).toBe('1.33.10-do.0');
+    expect(pickVersion('1.33.9', offered, '1.34.1-do.0')).toBe('1.33.9-do.3');
+    expect(pickVersion('1', offered, '1.34.1-do.0')).toBe('1.34.1-do.0');
+    expect(() => pickVersion('1.3', offered, '1.34.1-do.0')).toThrow(
+      /chat:kubernetesVersion "1.3" matches no DOKS version; DigitalOcean offers 1.32.9-do.2, 1.33.10-do.0/,
+    );
+  });
+
+  it('names the cluster after the stack in a form DigitalOcean and Kubernetes accept', () => {
+    expect(instanceName('stateful')).toBe('chat-stateful');
+    expect(instanceName('Dev_Stack.2')).toBe('chat-dev-stack-2');
+    expect(instanceName('x'.repeat(100))).toMatch(/^chat-x+$/);
+    expect(instanceName('x'.repeat(100)).length).toBeLessThanOrEqual(63);
   });
 
   it('region, node size and count, and high availability reach the cluster', async () => {
