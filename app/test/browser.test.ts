@@ -1,0 +1,140 @@
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { HISTORY_KEY } from '../src/chat-store';
+import { startRedis, type TestRedis } from './helpers/redis';
+import { startTestService, type TestService } from './helpers/service';
+
+/** The page in real headless Chromium, two browsers on two replicas sharing one Redis. */
+describe('chat page in a browser', () => {
+  let redis: TestRedis;
+  let replicaA: TestService;
+  let replicaB: TestService;
+  let browser: Browser;
+  const problems: string[] = [];
+  const dialogs: string[] = [];
+
+  async function openPage(url: string, viewport = { width: 1000, height: 700 }): Promise<Page> {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    page.on('console', (msg) => {
+      // A 503 while Redis is down is expected; anything else (a CSP violation, a script error) is not.
+      if (msg.type() === 'error' && !/status of 503/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+    });
+    await page.goto(url);
+    await page.locator('#connection', { hasText: 'live' }).waitFor();
+    return page;
+  }
+
+  async function send(page: Page, author: string, text: string): Promise<void> {
+    await page.fill('#author', author);
+    await page.fill('#text', text);
+    await page.press('#text', 'Enter');
+  }
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    [replicaA, replicaB] = await Promise.all([
+      startTestService(redis.url, { REPLICA_NAME: 'replica-a' }),
+      startTestService(redis.url, { REPLICA_NAME: 'replica-b' }),
+    ]);
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.all([replicaA?.close(), replicaB?.close()]);
+    await redis?.dispose();
+  });
+  beforeEach(async () => {
+    await redis.client.del(HISTORY_KEY);
+    problems.length = 0;
+    dialogs.length = 0;
+  });
+  afterEach(() => {
+    expect(problems).toEqual([]);
+  });
+
+  it('shows a message typed on one replica live on the other, without reload, and names replica and mode', async () => {
+    const [a, b] = await Promise.all([openPage(replicaA.url), openPage(replicaB.url)]);
+    await expect(a.textContent('#feed-replica')).resolves.toBe('replica-a');
+    await expect(b.textContent('#feed-replica')).resolves.toBe('replica-b');
+    await b.locator('#redis-mode', { hasText: 'memory-only' }).waitFor();
+    await b.locator('#messages-kept', { hasText: '0 / 100' }).waitFor();
+    await b.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+
+    await send(a, 'ana', 'hello from replica a');
+    await expect(a.inputValue('#text')).resolves.toBe('');
+    const seen = b.locator('#messages .message', { hasText: 'hello from replica a' });
+    await seen.waitFor({ timeout: 5000 });
+    await expect(seen.locator('.author').textContent()).resolves.toBe('ana');
+    await expect(seen.locator('.replica').textContent()).resolves.toBe('via replica-a');
+    await b.locator('#messages-kept', { hasText: '1 / 100' }).waitFor();
+    await expect(b.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).resolves.toBe(true);
+    // The sender sees its own message exactly once (POST reply and live event are merged).
+    await expect(a.locator('#messages .message').count()).resolves.toBe(1);
+    await a.context().close();
+    await b.context().close();
+  });
+
+  it('shows markup as text and runs nothing', async () => {
+    const [a, b] = await Promise.all([openPage(replicaA.url), openPage(replicaB.url)]);
+    const evil = '<img src=x onerror=alert(1)>';
+    await send(a, '<b>bold</b>', evil);
+    const seen = b.locator('#messages .message .text', { hasText: evil });
+    await seen.waitFor({ timeout: 5000 });
+    await expect(seen.textContent()).resolves.toBe(evil);
+    await expect(b.locator('#messages .author').first().textContent()).resolves.toBe('<b>bold</b>');
+    for (const page of [a, b]) {
+      await expect(page.locator('#messages img, #messages b').count()).resolves.toBe(0);
+    }
+    // Also after a reload, when it comes from history.
+    await b.reload();
+    await b.locator('#messages .message .text', { hasText: evil }).waitFor();
+    await expect(b.locator('#messages img').count()).resolves.toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(dialogs).toEqual([]);
+    await a.context().close();
+    await b.context().close();
+  });
+
+  it('says "reconnecting…" while Redis is down and resyncs when it is back (the memory-only loss shows)', async () => {
+    const b = await openPage(replicaB.url);
+    await send(b, 'ana', 'will be lost');
+    await b.locator('#messages .message', { hasText: 'will be lost' }).waitFor();
+
+    await redis.kill();
+    await b.locator('#connection', { hasText: 'reconnecting…' }).waitFor({ timeout: 5000 });
+    await send(b, 'ana', 'during the outage');
+    await b.locator('#notice', { hasText: 'Redis is unavailable' }).waitFor({ timeout: 5000 });
+    await expect(b.inputValue('#text')).resolves.toBe('during the outage');
+
+    await redis.start();
+    await b.locator('#connection', { hasText: 'live' }).waitFor({ timeout: 15_000 });
+    await b.locator('#messages .message', { hasText: 'will be lost' }).waitFor({ state: 'detached', timeout: 5000 });
+    await b.locator('#redis-uptime', { hasText: /^\d+s$/ }).waitFor();
+    problems.length = 0; // the browser logs the failed POST and event-stream requests of the outage
+    await b.context().close();
+  });
+
+  it('fits a phone-width screen', async () => {
+    const phone = await openPage(replicaA.url, { width: 360, height: 640 });
+    await send(phone, 'ana', 'a long message '.repeat(20) + 'without_any_break_'.repeat(10));
+    await phone.locator('#messages .message').waitFor();
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    for (const sel of ['#author', '#text', '#composer button', '#status']) {
+      const box = await phone.locator(sel).boundingBox();
+      expect(box).not.toBeNull();
+      expect(box!.x).toBeGreaterThanOrEqual(0);
+      expect(box!.x + box!.width).toBeLessThanOrEqual(360);
+      expect(box!.y + box!.height).toBeLessThanOrEqual(640);
+    }
+    await phone.context().close();
+  });
+});

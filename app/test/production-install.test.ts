@@ -1,0 +1,113 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { httpRequest } from '../local/http';
+import { copies, copyLikeDocker, dockerignore, parseDockerfile, type Stage } from './helpers/dockerfile';
+import { startRedis, type TestRedis } from './helpers/redis';
+import { REPO_ROOT, spawnReplica } from './helpers/replica-process';
+
+/**
+ * No Docker daemon here, so this does what app/Dockerfile does, step by step, and
+ * boots the result: the build context as .dockerignore leaves it, the build stage's
+ * COPY lines and tsc command, the runtime stage's COPY lines and its exact
+ * `npm ci --omit=dev`, then the CMD. A runtime library listed only in devDependencies,
+ * a file the image forgets, or an import from outside app/src fails here.
+ */
+describe('production install (what app/Dockerfile builds)', () => {
+  const dockerfile = fs.readFileSync(path.join(REPO_ROOT, 'app', 'Dockerfile'), 'utf8');
+  const stages = parseDockerfile(dockerfile);
+  const build = stages.find((s) => s.name === 'build')!;
+  const runtime = stages[stages.length - 1];
+  let tmp: string;
+  let redis: TestRedis;
+
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-prod-install-'));
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.dispose();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const runs = (stage: Stage) => stage.instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
+  const workdir = (stage: Stage) => stage.instructions.filter((i) => i.op === 'WORKDIR').pop()!.args;
+
+  it('is a multi-stage build on a supported Node LTS that runs as a non-root user', () => {
+    expect(build).toBeDefined();
+    expect(runtime.name).not.toBe('build');
+    const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile)?.[1] ?? /^FROM (\S+)/m.exec(dockerfile)![1];
+    expect(base).toMatch(/^node:(22|24)[.\w-]*alpine/);
+    const user = runtime.instructions.filter((i) => i.op === 'USER').pop()?.args;
+    expect(user).toBeDefined();
+    expect(user).not.toMatch(/^(root|0)(:|$)/);
+    expect(runtime.instructions).toContainEqual({ op: 'ENV', args: 'NODE_ENV=production' });
+    expect(runtime.instructions).toContainEqual({ op: 'EXPOSE', args: '8080' });
+  });
+
+  it('boots from a clean production install and serves the page and the API', async () => {
+    // 1. The build context: the repository's files (tracked and new, not ignored), minus .dockerignore.
+    const ignored = dockerignore(fs.readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8'));
+    const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: REPO_ROOT, encoding: 'utf8' })
+      .split('\0')
+      .filter((f) => f && !ignored(f) && fs.existsSync(path.join(REPO_ROOT, f)));
+    const context = path.join(tmp, 'context');
+    for (const f of files) copyLikeDocker(path.join(REPO_ROOT, f), path.join(context, f));
+    expect(files).toContain('app/public/index.html');
+    expect(files.some((f) => f.startsWith('app/test/') || f.startsWith('infra/') || f.startsWith('node_modules/'))).toBe(false);
+
+    // 2. Build stage: its COPY lines, the dev install (the repository's own node_modules
+    //    stands in for `npm ci`), and its tsc command.
+    const buildFs = path.join(tmp, 'build');
+    for (const c of copies(build)) for (const src of c.sources) copyLikeDocker(path.join(context, src), path.join(buildFs, c.dest));
+    expect(runs(build).some((r) => /^npm ci\b/.test(r))).toBe(true);
+    const buildDir = path.join(buildFs, workdir(build));
+    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(buildDir, 'node_modules'), 'dir');
+    const tsc = runs(build).map((r) => /(?:npx\s+)?tsc\s+([^&;]*)/.exec(r)).find(Boolean);
+    expect(tsc).toBeDefined();
+    execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), ...tsc![1].trim().split(/\s+/)], {
+      cwd: buildDir,
+      stdio: 'pipe',
+    });
+
+    // 3. Runtime stage: its COPY lines (from the context and from the build stage) and its exact npm ci.
+    const runFs = path.join(tmp, 'runtime');
+    for (const c of copies(runtime)) {
+      for (const src of c.sources) {
+        const from = c.from === 'build' ? path.join(buildFs, src) : path.join(context, src);
+        copyLikeDocker(from, path.join(runFs, c.dest));
+      }
+    }
+    const appDir = path.join(runFs, workdir(runtime));
+    const npmCi = runs(runtime).map((r) => /npm ci[^&;]*/.exec(r)?.[0]).find(Boolean);
+    expect(npmCi).toMatch(/--omit=dev/);
+    execFileSync('npm', npmCi!.trim().split(/\s+/).slice(1), {
+      cwd: appDir,
+      stdio: 'pipe',
+      env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' },
+    });
+    for (const devOnly of ['typescript', 'jest', 'playwright-core', '@pulumi/pulumi', 'yaml']) {
+      expect(fs.existsSync(path.join(appDir, 'node_modules', devOnly))).toBe(false);
+    }
+    expect(fs.existsSync(path.join(appDir, 'app', 'src'))).toBe(false); // compiled JavaScript only
+
+    // 4. CMD, from the runtime tree alone.
+    const cmd = JSON.parse(runtime.instructions.filter((i) => i.op === 'CMD').pop()!.args) as string[];
+    expect(cmd).toEqual(['node', 'dist/app/src/main.js']);
+    const replica = await spawnReplica({ REDIS_URL: redis.url, NODE_ENV: 'production', REPLICA_NAME: 'from-image' }, appDir);
+    try {
+      const ready = await httpRequest(`${replica.url}/readyz`);
+      expect([ready.status, ready.json]).toEqual([200, { status: 'ready' }]);
+      const page = await httpRequest(`${replica.url}/`);
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('<script src="app.js" defer></script>');
+      expect((await httpRequest(`${replica.url}/app.js`)).status).toBe(200);
+      const posted = await httpRequest(`${replica.url}/api/messages`, { method: 'POST', body: { author: 'ci', text: 'from the image' } });
+      expect(posted.status).toBe(201);
+      expect(posted.json.replica).toBe('from-image');
+    } finally {
+      expect((await replica.stop('SIGTERM')).code).toBe(0);
+    }
+  }, 240_000);
+});
