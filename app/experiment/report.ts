@@ -84,6 +84,7 @@ export function formatReport(header: string[], cycles: readonly CycleResult[], s
   const rejected = cycles.reduce((n, c) => n + c.rejected, 0);
   if (rejected > 0) notes.push(`${rejected} --load post(s) were not acknowledged (503 while Redis was down, or errors); they do not count.`);
   if (!s.persistence) {
+    notes.push('Memory-only Redis: "lost" is what this stack promises; the replacement Redis starts empty.');
     const before = cycles.reduce((n, c) => n + c.acknowledgedBeforeKill, 0);
     const after = s.acknowledged - before;
     if (after > 0) notes.push(`${after} of the acknowledged messages were written after a kill, into the new, empty Redis.`);
