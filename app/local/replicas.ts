@@ -45,6 +45,17 @@ interface Slot {
   tail: string[];
 }
 
+/** A pino JSON line as its message (the stack trace stays in the full log); other lines as they are. */
+function readable(line: string): string {
+  try {
+    const entry = JSON.parse(line) as { msg?: unknown };
+    if (typeof entry.msg === 'string') return entry.msg;
+  } catch {
+    /* not JSON */
+  }
+  return line;
+}
+
 function main(): void {
   const config = JSON.parse(process.env[REPLICAS_CONFIG_ENV] ?? 'null') as ReplicasConfig | null;
   if (!config) {
@@ -97,10 +108,11 @@ function main(): void {
       if (slot.worker !== worker) return;
       slot.worker = undefined;
       if (stopping) return;
-      if (!ready && !slot.listening) {
-        // Failing before it ever served (bad config, port taken, missing build): a
-        // restart would fail the same way, so report it instead of looping.
-        const why = slot.tail.slice(-8).join('\n');
+      if (!ready && !slot.listening && signal === null && code !== 0) {
+        // Failing on its own before it ever served (bad config, port taken, missing
+        // build): a restart would fail the same way, so report it instead of looping.
+        // (Killed by a signal from outside, it is simply replaced, as below.)
+        const why = slot.tail.slice(-8).map(readable).join('\n');
         shutdown(1, `${slot.name} exited (code ${code}, signal ${signal}) before listening${why ? `:\n${why}` : ''}`);
         return;
       }

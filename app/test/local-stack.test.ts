@@ -183,7 +183,14 @@ describe('npm start and npm run kill-redis', () => {
     const port = await freePort();
     const dataDir = path.join(tmp, 'stateful');
     const start = run(startJs, ['--stack', 'stateful', '--port', String(port), '--data-dir', dataDir]);
-    const urlLine = await eventually('the URL', () => start.out.find((l) => l.includes('http://127.0.0.1:')), 30_000);
+    const urlLine = await eventually(
+      'the URL',
+      () => {
+        if (start.child.exitCode !== null) throw new Error(`start.js exited ${start.child.exitCode}:\n${start.err.join('\n')}`);
+        return start.out.find((l) => l.includes('http://127.0.0.1:'));
+      },
+      30_000,
+    );
     const url = /http:\/\/127\.0\.0\.1:\d+/.exec(urlLine)![0];
     expect(url).toBe(`http://127.0.0.1:${port}`);
     expect(start.out.join('\n')).toContain('redis-server --appendonly yes --appendfsync everysec');
