@@ -61,7 +61,13 @@ export async function main(argv: string[]): Promise<number> {
 
   let target: Target;
   try {
-    progress.update(opts.target === 'local' ? `starting the local ${opts.stack} stack` : `reading the ${opts.stack} stack's outputs`);
+    progress.update(
+      opts.target === 'local'
+        ? `starting the local ${opts.stack} stack`
+        : opts.url && opts.kubeconfig
+          ? `connecting to the ${opts.stack} stack`
+          : `reading the ${opts.stack} stack's outputs`,
+    );
     target = await makeTarget(opts);
   } catch (err) {
     fail('cannot set up the target', err);

@@ -10,6 +10,9 @@ import { pidAlive } from '../local/processes';
  * (`node dist/app/experiment/main.js`, what `npm run experiment` runs) against real
  * redis-server and the real chat replicas. Needs `npm run build` first.
  */
+// Real processes on a machine that may be busy (CI, parallel suites): generous per-test time.
+jest.setTimeout(120_000);
+
 const root = path.resolve(__dirname, '..', '..');
 const mainJs = path.join(root, 'dist', 'app', 'experiment', 'main.js');
 
