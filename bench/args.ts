@@ -63,7 +63,9 @@ export function parseArgs(argv: string[]): BenchArgs {
 export interface Plan {
   mode: 'quick' | 'full';
   postConnections: number[];
-  postSec: number;
+  /** POST: each target runs postRounds rounds of postRoundSec, interleaved with the others. */
+  postRounds: number;
+  postRoundSec: number;
   warmupSec: number;
   historySteps: number[];
   historyConnections: number;
@@ -77,7 +79,8 @@ export function planFor(quick: boolean): Plan {
   return {
     mode: quick ? 'quick' : 'full',
     postConnections: [1, 16, 64],
-    postSec: quick ? 3 : 10,
+    postRounds: quick ? 1 : 3,
+    postRoundSec: quick ? 3 : 5,
     warmupSec: quick ? 1 : 2,
     historySteps: [10, 1_000, 100_000],
     historyConnections: 16,

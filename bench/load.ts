@@ -62,9 +62,39 @@ export function ms(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
-export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const latencies = new Samples();
-  let non2xx = 0;
+/**
+ * Responses of one or more runs against one target, so that runs of two targets can
+ * be interleaved in rounds (baseline, service, baseline, service…) and a burst of
+ * load from elsewhere on the machine does not land on one target only.
+ */
+export class LoadTally {
+  readonly latencies = new Samples();
+  non2xx = 0;
+  errors = 0;
+  timeouts = 0;
+  seconds = 0;
+
+  constructor(private readonly connections: number) {}
+
+  result(): LoadResult {
+    const sorted = this.latencies.sorted();
+    return {
+      connections: this.connections,
+      durationSec: Math.round(this.seconds * 10) / 10,
+      rps: Math.round(sorted.length / Math.max(this.seconds, 1e-9)),
+      p50Ms: ms(percentile(sorted, 50)),
+      p99Ms: ms(percentile(sorted, 99)),
+      maxMs: ms(sorted.length ? sorted[sorted.length - 1] : NaN),
+      ok: sorted.length,
+      non2xx: this.non2xx,
+      errors: this.errors,
+      timeouts: this.timeouts,
+    };
+  }
+}
+
+/** One autocannon run; its responses are added to `tally` (a fresh one by default). */
+export async function runLoad(spec: LoadSpec, tally = new LoadTally(spec.connections)): Promise<LoadResult> {
   const began = performance.now();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
@@ -80,24 +110,14 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       (err, res) => (err ? reject(err) : resolve(res)),
     );
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
-      else non2xx++;
+      if (statusCode >= 200 && statusCode < 300) tally.latencies.push(responseTime);
+      else tally.non2xx++;
     });
   });
-  const elapsed = (performance.now() - began) / 1000;
-  const sorted = latencies.sorted();
-  return {
-    connections: spec.connections,
-    durationSec: spec.durationSec,
-    rps: Math.round(sorted.length / Math.max(elapsed, spec.durationSec)),
-    p50Ms: ms(percentile(sorted, 50)),
-    p99Ms: ms(percentile(sorted, 99)),
-    maxMs: ms(sorted.length ? sorted[sorted.length - 1] : NaN),
-    ok: sorted.length,
-    non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-  };
+  tally.seconds += Math.max((performance.now() - began) / 1000, spec.durationSec);
+  tally.errors += result.errors;
+  tally.timeouts += result.timeouts;
+  return tally.result();
 }
 
 /** A short run whose figures are thrown away: JIT, connection pools and Redis warm up. */

@@ -16,9 +16,9 @@ import { RedisServer } from '../app/local/redis-server';
 import { ArgsError, parseArgs, planFor, USAGE, type BenchArgs, type Plan } from './args';
 import { measureFeed } from './feed';
 import { measureHistory } from './history';
-import { runLoad, warmUp, type LoadSpec } from './load';
+import { LoadTally, runLoad, warmUp, type LoadSpec } from './load';
 import { CpuMeter, peakRssMb, round1 } from './procfs';
-import { renderProfile, summariseProfiles } from './profile';
+import { renderProfile, summariseProfiles, type ProfileSummary } from './profile';
 import { measureRecovery } from './recovery';
 import { Progress, renderReport, summarise, type BenchResults, type MachineInfo, type PostRow } from './report';
 import { startStack, stopAll, stopStack, type BenchStack } from './stacks';
@@ -72,6 +72,11 @@ function cpuMeter(stack: BenchStack, cores: number): CpuMeter {
   );
 }
 
+/**
+ * POST load at each connection count, the targets interleaved in rounds (baseline,
+ * service, …, baseline, service, …) so that load from elsewhere on the machine is
+ * shared out evenly; each target's rounds are added up into one row.
+ */
 async function postMatrix(
   targets: Array<{ name: string; stack: BenchStack; only?: number[] }>,
   plan: Plan,
@@ -80,26 +85,44 @@ async function postMatrix(
 ): Promise<PostRow[]> {
   const rows: PostRow[] = [];
   for (const connections of plan.postConnections) {
-    for (const t of targets) {
-      if (t.only && !t.only.includes(connections)) continue;
-      const spec: LoadSpec = {
-        url: `${t.stack.url}/api/messages`,
-        method: 'POST',
-        connections,
-        durationSec: plan.postSec,
-        body: POST_BODY,
-        headers: { 'content-type': 'application/json' },
-      };
-      progress.update(`POST ${t.name}, ${connections} connection(s)`);
-      await warmUp(spec, plan.warmupSec);
-      const meter = cpuMeter(t.stack, cores);
-      meter.start();
-      const result = await runLoad(spec);
-      rows.push({ target: t.name, ...result, cpu: meter.stop() });
-      progress.update(`POST ${t.name}, ${connections} connection(s): ${result.rps} req/s, p99 ${result.p99Ms} ms`);
+    const here = targets.filter((t) => !t.only || t.only.includes(connections));
+    const spec = (t: { stack: BenchStack }): LoadSpec => ({
+      url: `${t.stack.url}/api/messages`,
+      method: 'POST',
+      connections,
+      durationSec: plan.postRoundSec,
+      body: POST_BODY,
+      headers: { 'content-type': 'application/json' },
+    });
+    const tallies = here.map(() => new LoadTally(connections));
+    const meters = here.map((t) => cpuMeter(t.stack, cores));
+    for (const t of here) {
+      progress.update(`POST ${t.name}, ${connections} connection(s): warm-up`);
+      await warmUp(spec(t), plan.warmupSec);
     }
+    for (let round = 1; round <= plan.postRounds; round++) {
+      for (const [i, t] of here.entries()) {
+        progress.update(`POST ${t.name}, ${connections} connection(s), round ${round}/${plan.postRounds}`);
+        meters[i].start();
+        const sofar = await runLoad(spec(t), tallies[i]);
+        meters[i].stop();
+        progress.update(`POST ${t.name}, ${connections} connection(s), round ${round}/${plan.postRounds}: ${sofar.rps} req/s so far`);
+      }
+    }
+    for (const [i, t] of here.entries()) rows.push({ target: t.name, ...tallies[i].result(), cpu: meters[i].use() });
   }
   return rows;
+}
+
+/** Waits for each replica's .cpuprofile (written on the second SIGUSR2) and summarises them. */
+async function profileOf(dir: string, pids: number[]): Promise<ProfileSummary> {
+  const files = pids.map((pid) => path.join(dir, `replica.${pid}.cpuprofile`));
+  const until = Date.now() + 15_000;
+  while (!files.every((f) => fs.existsSync(f))) {
+    if (Date.now() > until) throw new Error(`the replicas did not write their CPU profiles to ${dir}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return summariseProfiles(files, 20);
 }
 
 async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
@@ -110,25 +133,15 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   const machine = machineInfo();
   const cores = machine.cores;
 
-  let profileDir: string | undefined;
-  const savedNodeOptions = process.env.NODE_OPTIONS;
-  if (args.profile) {
-    profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'doks-chat-bench-profile-'));
-    // Inherited by the cluster primary and its workers (the replicas) through their env.
-    process.env.NODE_OPTIONS = `${savedNodeOptions ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim();
-  }
+  const profileDir = args.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'doks-chat-bench-profile-')) : undefined;
   progress.update('starting the service stack (redis-server + replicas)');
   const service = await startStack({
     name: 'service',
-    program: 'service',
+    program: profileDir ? 'profiled-service' : 'service',
     replicas: args.replicas,
-    env: { LOG_LEVEL: SERVICE_LOG_LEVEL },
+    env: { LOG_LEVEL: SERVICE_LOG_LEVEL, ...(profileDir ? { BENCH_PROFILE_DIR: profileDir } : {}) },
     verbose: args.verbose,
   });
-  if (args.profile) {
-    if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = savedNodeOptions;
-  }
   progress.update('starting the baseline stack');
   const baseline = await startStack({ name: 'baseline', program: 'baseline', replicas: args.replicas, verbose: args.verbose });
   progress.update('starting the service stack with LOG_LEVEL=warn');
@@ -150,6 +163,9 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
     onProgress: (w) => progress.update(w),
   });
 
+  // --profile: sample the service replicas during the POST runs only.
+  const toggleProfiler = () => profileDir && service.stack.replicaPids().forEach((pid) => process.kill(pid, 'SIGUSR2'));
+  toggleProfiler();
   const post = await postMatrix(
     [
       { name: 'baseline', stack: baseline },
@@ -160,6 +176,9 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
     cores,
     progress,
   );
+
+  toggleProfiler();
+  const profile = profileDir ? await profileOf(profileDir, service.stack.replicaPids()) : undefined;
 
   progress.update(`live feed A→B: ${plan.feedMessages} messages`);
   const feed = await measureFeed(service.url, plan.feedMessages, {
@@ -176,15 +195,9 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   progress.update('stopping the stacks');
   await Promise.all([stopStack(service), stopStack(baseline), stopStack(serviceWarn)]);
 
-  if (profileDir) {
-    const files = fs
-      .readdirSync(profileDir)
-      .filter((f) => serviceReplicaPids.some((pid) => f.includes(`.${pid}.`)))
-      .map((f) => path.join(profileDir!, f));
-    if (files.length) {
-      progress.done();
-      process.stderr.write(`${renderProfile(summariseProfiles(files, 20))}\n(profiles in ${profileDir})\n`);
-    } else process.stderr.write(`no replica profiles found in ${profileDir}\n`);
+  if (profile && profileDir) {
+    progress.done();
+    process.stderr.write(`${renderProfile(profile)}\n(profiles in ${profileDir}; open them in Chrome DevTools)\n`);
   }
 
   progress.update('recovery: starting a fresh persistent stack');
@@ -220,6 +233,7 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
     feed,
     recovery,
     rss,
+    ...(profile ? { profile } : {}),
   };
   return { ...partial, ...summarise(partial) };
 }

@@ -62,10 +62,15 @@ export interface CpuUse {
   cores: number;
 }
 
+/** Accumulates CPU use over one or more start()/stop() intervals (rounds of a run). */
 export class CpuMeter {
   private startAt = 0;
   private startGroups: Record<string, number> = {};
   private startMachine?: { busy: number; total: number };
+  private wall = 0;
+  private used: Record<string, number> = {};
+  private machineBusy = 0;
+  private machineTotal = 0;
 
   constructor(
     private readonly groups: PidGroups,
@@ -86,23 +91,35 @@ export class CpuMeter {
     this.startMachine = machineJiffies();
   }
 
+  /** Ends the interval; returns the use over all intervals so far. */
   stop(): CpuUse {
-    const seconds = (performance.now() - this.startAt) / 1000;
+    this.wall += (performance.now() - this.startAt) / 1000;
     const now = this.sample();
+    for (const name of Object.keys(now)) {
+      this.used[name] = (this.used[name] ?? 0) + Math.max(0, now[name] - (this.startGroups[name] ?? 0));
+    }
     const machine = machineJiffies();
+    if (machine && this.startMachine) {
+      this.machineBusy += machine.busy - this.startMachine.busy;
+      this.machineTotal += machine.total - this.startMachine.total;
+    }
+    return this.use();
+  }
+
+  use(): CpuUse {
     const byGroup: Record<string, number> = {};
     let ours = 0;
-    for (const name of Object.keys(now)) {
-      const pct = (100 * Math.max(0, now[name] - (this.startGroups[name] ?? 0))) / seconds;
+    for (const [name, sec] of Object.entries(this.used)) {
+      const pct = (100 * sec) / Math.max(this.wall, 1e-9);
       byGroup[name] = round1(pct);
       ours += pct;
     }
     let machinePct: number | undefined;
     let otherPct: number | undefined;
-    if (machine && this.startMachine && machine.total > this.startMachine.total) {
-      const frac = (machine.busy - this.startMachine.busy) / (machine.total - this.startMachine.total);
-      machinePct = round1(frac * 100 * this.cores);
-      otherPct = round1(Math.max(0, frac * 100 * this.cores - ours));
+    if (this.machineTotal > 0) {
+      const pct = (100 * this.cores * this.machineBusy) / this.machineTotal;
+      machinePct = round1(pct);
+      otherPct = round1(Math.max(0, pct - ours));
     }
     return { byGroup, machinePct, otherPct, cores: this.cores };
   }

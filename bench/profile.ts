@@ -11,6 +11,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
@@ -24,6 +25,12 @@ export interface ProfileSummary {
   files: number;
   totalMs: number;
   byOrigin: Array<{ origin: string; pct: number }>;
+  /**
+   * Self time charged to the nearest caller in a package or in our code: native and
+   * Node-internal work (socket writes, JSON, buffers) is billed to whoever asked for
+   * it, e.g. a pipe write under sonic-boom counts as logging.
+   */
+  byCaller: Array<{ origin: string; pct: number }>;
   topFunctions: Array<{ fn: string; pct: number }>;
 }
 
@@ -46,11 +53,22 @@ export function summariseProfiles(paths: string[], top = 15): ProfileSummary {
       : [p],
   );
   const byOrigin = new Map<string, number>();
+  const byCaller = new Map<string, number>();
   const byFn = new Map<string, number>();
   let total = 0;
   for (const file of files) {
     const prof = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
     const nodes = new Map(prof.nodes.map((n) => [n.id, n]));
+    const parent = new Map<number, number>();
+    for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const callerOf = (id: number): string => {
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+        const f = nodes.get(cur)!.callFrame;
+        const o = origin(f.url, f.functionName);
+        if (f.url && o !== 'node internals') return o;
+      }
+      return origin(nodes.get(id)!.callFrame.url, nodes.get(id)!.callFrame.functionName);
+    };
     const self = new Map<number, number>();
     const samples = prof.samples ?? [];
     const deltas = prof.timeDeltas ?? [];
@@ -62,6 +80,8 @@ export function summariseProfiles(paths: string[], top = 15): ProfileSummary {
       const o = origin(n.callFrame.url, fn);
       const where = n.callFrame.url ? `${path.basename(n.callFrame.url)}:${n.callFrame.lineNumber + 1}` : '';
       byOrigin.set(o, (byOrigin.get(o) ?? 0) + us);
+      const c = callerOf(id);
+      byCaller.set(c, (byCaller.get(c) ?? 0) + us);
       const key = `${fn} ${where ? `(${o}: ${where})` : ''}`.trim();
       byFn.set(key, (byFn.get(key) ?? 0) + us);
       total += us;
@@ -73,6 +93,7 @@ export function summariseProfiles(paths: string[], top = 15): ProfileSummary {
     files: files.length,
     totalMs: Math.round(total / 1000),
     byOrigin: sorted(byOrigin).slice(0, top).map(([o, us]) => ({ origin: o, pct: pct(us) })),
+    byCaller: sorted(byCaller).slice(0, top).map(([o, us]) => ({ origin: o, pct: pct(us) })),
     topFunctions: sorted(byFn).slice(0, top).map(([fn, us]) => ({ fn, pct: pct(us) })),
   };
 }
@@ -81,6 +102,8 @@ export function renderProfile(s: ProfileSummary): string {
   return [
     `CPU profile of ${s.files} process(es): ${s.totalMs} ms busy (idle excluded); self time by origin:`,
     ...s.byOrigin.map((o) => `  ${String(o.pct).padStart(5)}%  ${o.origin}`),
+    'self time charged to the nearest package or app frame above it (native and Node-internal work billed to its caller):',
+    ...s.byCaller.map((o) => `  ${String(o.pct).padStart(5)}%  ${o.origin}`),
     'top functions by self time:',
     ...s.topFunctions.map((f) => `  ${String(f.pct).padStart(5)}%  ${f.fn}`),
   ].join('\n');

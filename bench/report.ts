@@ -2,6 +2,7 @@ import type { Plan } from './args';
 import type { FeedResult } from './feed';
 import type { HistoryStep } from './history';
 import type { LoadResult } from './load';
+import type { ProfileSummary } from './profile';
 import type { CpuUse } from './procfs';
 import type { RecoveryResult } from './recovery';
 
@@ -36,6 +37,8 @@ export interface BenchResults {
   feed: FeedResult;
   recovery: RecoveryResult[];
   rss: { serviceReplicasMb: number[]; baselineReplicasMb: number[] };
+  /** With --profile: where the service replicas' CPU went during the POST runs. */
+  profile?: ProfileSummary;
   summary: Summary;
   verdicts: Verdict[];
 }
@@ -121,7 +124,7 @@ export function renderReport(r: BenchResults): string {
     `machine: ${m.cores} cores (${m.cpuModel}), node ${m.node}, redis ${m.redis}; load average ${m.loadavgBefore.map((x) => x.toFixed(2)).join(' ')} at start, ${m.loadavgAfter.map((x) => x.toFixed(2)).join(' ')} at end; other jest processes: ${m.jestProcessesBefore} at start, ${m.jestProcessesAfter} at end`,
     `stacks: stateful plan (AOF, appendfsync everysec), ${r.replicas} replicas behind the cluster primary, HISTORY_LIMIT ${r.historyLimit}, RATE_LIMIT_PER_MIN 0, service LOG_LEVEL ${r.logLevel}`,
     '',
-    `POST /api/messages (${r.plan.postSec} s each after ${r.plan.warmupSec} s warm-up; CPU in % of one core)`,
+    `POST /api/messages (${r.plan.postRounds} × ${r.plan.postRoundSec} s per target, interleaved, after ${r.plan.warmupSec} s warm-up; CPU in % of one core)`,
     table(
       ['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'CPU %'],
       r.post.map((p) => [p.target, p.connections, p.rps, p.p50Ms, p.p99Ms, p.non2xx, p.errors + p.timeouts, cpuText(p.cpu)]),

@@ -20,6 +20,13 @@ class BaselineStack extends LocalStack {
   }
 }
 
+/** The service under the sampling profiler (bench/profiled-replica.ts), for --profile. */
+class ProfiledServiceStack extends LocalStack {
+  override get serviceMain(): string {
+    return path.join(__dirname, 'profiled-replica.js');
+  }
+}
+
 export interface BenchStack {
   name: string;
   stack: LocalStack;
@@ -33,7 +40,7 @@ const dirs = new Set<string>();
 
 export interface StartOptions {
   name: string;
-  program: 'service' | 'baseline';
+  program: 'service' | 'baseline' | 'profiled-service';
   replicas?: number;
   env?: Record<string, string>;
   verbose?: boolean;
@@ -61,7 +68,8 @@ export async function startStack(opts: StartOptions): Promise<BenchStack> {
       if (opts.verbose) process.stderr.write(`[${opts.name}] ${line}\n`);
     },
   };
-  const stack = opts.program === 'baseline' ? new BaselineStack(stackOpts) : new LocalStack(stackOpts);
+  const Stack = { service: LocalStack, baseline: BaselineStack, 'profiled-service': ProfiledServiceStack }[opts.program];
+  const stack = new Stack(stackOpts);
   const entry: BenchStack = { name: opts.name, stack, url: '', tail };
   running.add(entry);
   const { url } = await stack.start();
