@@ -136,9 +136,13 @@ export class RedisServer extends EventEmitter {
     await this.signal('SIGKILL');
   }
 
-  /** A clean shutdown (SIGTERM): Redis flushes its AOF before exiting. */
-  async stop(): Promise<void> {
-    await this.signal('SIGTERM');
+  /**
+   * A clean shutdown (SIGTERM): Redis flushes its AOF before exiting. Redis refuses to
+   * exit when its final save fails (a deleted data dir), so after a grace period it is
+   * killed, as the kubelet does after terminationGracePeriodSeconds.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    await this.signal('SIGTERM', graceMs);
   }
 
   /** Kill and start again on the same port and data directory. Resolves with ms until ready. */
@@ -153,11 +157,13 @@ export class RedisServer extends EventEmitter {
     fs.rmSync(this.opts.dir, { recursive: true, force: true });
   }
 
-  private async signal(sig: NodeJS.Signals): Promise<void> {
+  private async signal(sig: NodeJS.Signals, graceMs?: number): Promise<void> {
     const child = this.child;
     if (!child || !this.running) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(sig);
+    const timer = graceMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), graceMs);
     await exited;
+    clearTimeout(timer);
   }
 }

@@ -67,3 +67,17 @@ describe('RedisServer: the Redis pod lifecycle on one machine', () => {
     }
   });
 });
+
+describe('RedisServer.stop', () => {
+  it('kills a redis-server that refuses SIGTERM because its final save fails', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-server-stop-'));
+    const redis = new RedisServer({ args: redisPlan(true, 'always').args, dir });
+    await redis.start();
+    await command(redis.port, 'RPUSH', 'chat_history', 'x');
+    fs.rmSync(dir, { recursive: true, force: true });
+    const began = Date.now();
+    await redis.stop(500);
+    expect(redis.running).toBe(false);
+    expect(Date.now() - began).toBeLessThan(5000);
+  });
+});
