@@ -18,6 +18,7 @@ export interface AppDeps {
   logger: Logger;
   replicaName: string;
   rateLimitPerMin: number;
+  trustProxy: boolean | number | string;
   publicDir: string;
   stopping(): boolean;
 }
@@ -29,6 +30,8 @@ const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Which X-Forwarded-For entries to believe for req.ip (the rate limit's key).
+  app.set('trust proxy', deps.trustProxy);
 
   app.use(
     pinoHttp({

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import os from 'node:os';
 
 /**
@@ -22,6 +23,12 @@ export interface ServiceConfig {
   rateLimitPerMin: number;
   /** LOG_LEVEL: pino level. */
   logLevel: LogLevel;
+  /**
+   * TRUST_PROXY: Express's `trust proxy`, which decides the client IP the rate limit
+   * counts: false (the socket's peer), a number of proxy hops in X-Forwarded-For, or
+   * a comma-separated list of trusted proxy addresses/subnets.
+   */
+  trustProxy: boolean | number | string;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -89,6 +96,29 @@ function replicaName(env: Env): string {
   return raw;
 }
 
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function trustProxy(env: Env): boolean | number | string {
+  const raw = read(env, 'TRUST_PROXY');
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw) && Number(raw) <= 10) return Number(raw);
+  const items = raw.split(',').map((x) => x.trim());
+  const valid = (item: string) => {
+    if (PROXY_NAMES.includes(item)) return true;
+    const [addr, bits, extra] = item.split('/');
+    const family = net.isIP(addr);
+    if (!family || extra !== undefined) return false;
+    return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  };
+  if (!items.every(valid)) {
+    throw new ConfigError(
+      `TRUST_PROXY must be false, true, a number of proxy hops (0-10), or a comma-separated list of addresses/subnets (or ${PROXY_NAMES.join(', ')}); got "${raw}"`,
+    );
+  }
+  return items.join(', ');
+}
+
 export function loadConfig(env: Env = process.env): ServiceConfig {
   const host = read(env, 'HOST') ?? CONFIG_DEFAULTS.host;
   return {
@@ -101,5 +131,6 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     replicaName: replicaName(env),
     rateLimitPerMin: integer(env, 'RATE_LIMIT_PER_MIN', CONFIG_DEFAULTS.rateLimitPerMin, 0, 1_000_000),
     logLevel: logLevel(env),
+    trustProxy: trustProxy(env),
   };
 }

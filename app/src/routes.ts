@@ -26,9 +26,10 @@ const requireJson: RequestHandler = (req, _res, next) => {
 };
 
 /**
- * Posts per minute per client IP, in this replica's memory. Behind a load balancer
- * that spreads connections over N replicas a client gets up to N times the limit;
- * the limit is there to stop a runaway script, not to meter anyone exactly.
+ * Posts per minute per client IP (req.ip, so behind a proxy it depends on TRUST_PROXY),
+ * in this replica's memory. Behind a load balancer that spreads connections over N
+ * replicas a client gets up to N times the limit; the limit is there to stop a
+ * runaway script, not to meter anyone exactly.
  */
 function postLimiter(perMinute: number): RequestHandler {
   if (perMinute === 0) return (_req, _res, next) => next();
@@ -37,6 +38,8 @@ function postLimiter(perMinute: number): RequestHandler {
     limit: perMinute,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
+    // Which client address counts is TRUST_PROXY's decision (README); no console warnings about it.
+    validate: { xForwardedForHeader: false, trustProxy: false },
     handler: (_req, _res, next) =>
       next(new HttpError(429, `too many messages: at most ${perMinute} per minute; try again shortly`)),
   });

@@ -61,6 +61,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     logger,
     replicaName: config.replicaName,
     rateLimitPerMin: config.rateLimitPerMin,
+    trustProxy: config.trustProxy,
     publicDir,
     stopping: () => stopping,
   });

@@ -92,6 +92,22 @@ describe('chat service rate limit (RATE_LIMIT_PER_MIN)', () => {
     }
   });
 
+  it('counts clients by X-Forwarded-For only when TRUST_PROXY says the proxy is trusted', async () => {
+    const fromClient = (url: string, ip: string) =>
+      httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'a', text: 'x' }, headers: { 'x-forwarded-for': ip } }).then((r) => r.status);
+    const behindLb = await startTestService(redis.url, { RATE_LIMIT_PER_MIN: '1', TRUST_PROXY: '1' });
+    const direct = await startTestService(redis.url, { RATE_LIMIT_PER_MIN: '1' });
+    try {
+      // Behind the load balancer: each client has its own allowance.
+      expect([await fromClient(behindLb.url, '203.0.113.1'), await fromClient(behindLb.url, '203.0.113.2'), await fromClient(behindLb.url, '203.0.113.1')]).toEqual([201, 201, 429]);
+      // Without a trusted proxy, a forged header does not buy a fresh allowance.
+      expect([await fromClient(direct.url, '203.0.113.1'), await fromClient(direct.url, '203.0.113.2')]).toEqual([201, 429]);
+    } finally {
+      await behindLb.close();
+      await direct.close();
+    }
+  });
+
   it('has no limit with RATE_LIMIT_PER_MIN=0', async () => {
     const svc = await startTestService(redis.url, { RATE_LIMIT_PER_MIN: '0' });
     try {

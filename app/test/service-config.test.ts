@@ -12,6 +12,7 @@ describe('loadConfig: the service is configured from the environment', () => {
       replicaName: os.hostname(),
       rateLimitPerMin: 60,
       logLevel: 'info',
+      trustProxy: false,
     });
   });
 
@@ -26,6 +27,7 @@ describe('loadConfig: the service is configured from the environment', () => {
         REPLICA_NAME: 'chat-app-deployment-5d9f-abcde',
         RATE_LIMIT_PER_MIN: '0',
         LOG_LEVEL: 'debug',
+        TRUST_PROXY: '1',
       }),
     ).toEqual({
       port: 0,
@@ -36,6 +38,7 @@ describe('loadConfig: the service is configured from the environment', () => {
       replicaName: 'chat-app-deployment-5d9f-abcde',
       rateLimitPerMin: 0,
       logLevel: 'debug',
+      trustProxy: 1,
     });
   });
 
@@ -45,6 +48,15 @@ describe('loadConfig: the service is configured from the environment', () => {
       historyLimit: 100,
       redisPassword: undefined,
     });
+  });
+
+  it.each([
+    ['true', true],
+    ['false', false],
+    ['2', 2],
+    ['loopback, 10.0.0.0/8,fd00::/8', 'loopback, 10.0.0.0/8, fd00::/8'],
+  ])('reads TRUST_PROXY=%j', (value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }).trustProxy).toEqual(expected);
   });
 
   it.each([
@@ -58,6 +70,8 @@ describe('loadConfig: the service is configured from the environment', () => {
     ['REDIS_URL', 'redis-service:6379', /REDIS_URL must be a URL like redis:\/\/host:6379/],
     ['REDIS_URL', 'http://redis:6379', /REDIS_URL must be a URL like redis:\/\/host:6379 .*got "http:\/\/redis:6379"/],
     ['LOG_LEVEL', 'verbose', /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "verbose"/],
+    ['TRUST_PROXY', 'yes', /TRUST_PROXY must be false, true, a number of proxy hops \(0-10\), or a comma-separated list/],
+    ['TRUST_PROXY', '10.0.0.0/33', /TRUST_PROXY must be/],
     ['REPLICA_NAME', 'pod\u0007', /REPLICA_NAME must be 1 to 100 printable ASCII characters/],
   ])('rejects %s=%j with a message naming it', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(message);
