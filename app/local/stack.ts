@@ -62,6 +62,7 @@ export class LocalStack {
   private readonly log: (line: string) => void;
   private primary?: ChildProcess;
   private primaryExit?: Promise<void>;
+  private primaryPid?: number;
   private pids = new Map<string, number>();
   private starting?: Promise<{ url: string }>;
   private stopRequested = false;
@@ -90,9 +91,9 @@ export class LocalStack {
     return process.env.LOCAL_STACK_SERVICE_MAIN ?? path.join(this.root, 'dist', 'app', 'src', 'main.js');
   }
 
-  /** Pid of the cluster primary (the local load balancer + ReplicaSet). */
+  /** Pid of the cluster primary (the local load balancer + ReplicaSet); after stop(), the pid it had. */
   get supervisorPid(): number | undefined {
-    return this.primary?.pid;
+    return this.primaryPid;
   }
 
   /** Starts Redis, then the replicas; resolves when /readyz answers 200 on every replica. */
@@ -262,6 +263,7 @@ export class LocalStack {
       env: { ...process.env, [REPLICAS_CONFIG_ENV]: JSON.stringify(config) },
     });
     this.primary = primary;
+    this.primaryPid = primary.pid;
     this.primaryExit = new Promise((resolve) => primary.once('exit', () => resolve()));
     onLines(primary.stdout!, (line) => this.log(line));
     onLines(primary.stderr!, (line) => this.log(`[replicas] ${line}`));

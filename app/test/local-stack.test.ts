@@ -150,6 +150,15 @@ describe('LocalStack: the cluster on one machine', () => {
     await stack.stop(); // idempotent
   });
 
+  it('reports a replica that cannot start, with its reason, instead of restarting it forever', async () => {
+    const stack = new LocalStack({ stack: 'stateless', port: 0, dataDir: path.join(tmp, 'bad'), env: { LOG_LEVEL: 'loud' } });
+    stacks.push(stack);
+    await expect(stack.start()).rejects.toThrow(/the chat replicas could not start: replica-\d exited \(code 1.*\n.*LOG_LEVEL/);
+    expect(stack.redis.running).toBe(false); // start() cleaned up after itself
+    expect(stack.supervisorPid).toBeGreaterThan(0);
+    expect(pidAlive(stack.supervisorPid)).toBe(false);
+  });
+
   it('refuses a port that is taken, naming it, and starts nothing', async () => {
     const port = await freePort();
     const blocker = net.createServer().listen(port, '127.0.0.1');
