@@ -102,6 +102,21 @@ function worthShowing(line: string): boolean {
   }
 }
 
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** A replica's pino JSON line as `[replica-1] warn: message` (--verbose shows the JSON). */
+function brief(line: string): string {
+  const m = /^\[(replica-\d+)\] (\{.*\})$/.exec(line);
+  if (!m) return line;
+  try {
+    const entry = JSON.parse(m[2]) as { level?: number; msg?: string; err?: { message?: string } };
+    const err = entry.err?.message && entry.err.message !== entry.msg ? ` (${entry.err.message})` : '';
+    return `[${m[1]}] ${LEVELS[entry.level ?? 30] ?? entry.level}: ${entry.msg ?? ''}${err}`;
+  } catch {
+    return line;
+  }
+}
+
 async function main(): Promise<number> {
   const args = parse(process.argv.slice(2));
   if (args.help) {
@@ -125,7 +140,9 @@ async function main(): Promise<number> {
     replicas: args.replicas,
     dataDir,
     log: (line) => {
-      if (!stopping && (args.verbose || worthShowing(line))) out(line);
+      if (stopping) return;
+      if (args.verbose) out(line);
+      else if (worthShowing(line)) out(brief(line));
     },
   });
   const rel = (p: string) => {
