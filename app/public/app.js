@@ -121,9 +121,10 @@
       } catch (_) {
         /* keep the old name */
       }
+      feedOpen = true;
+      renderStatus();
     });
     es.onopen = () => {
-      feedOpen = true;
       hideNotice();
       // Every (re)connect: reload history, so nothing sent meanwhile is missed.
       void reloadHistory();

@@ -70,8 +70,8 @@ export class LiveFeed {
       // nginx-style proxies buffer responses unless told not to.
       'X-Accel-Buffering': 'no',
     });
-    res.flushHeaders();
     req.socket.setNoDelay(true);
+    // The first write sends the headers and the hello together.
     res.write(`retry: ${this.opts.retryMs ?? 2000}\nevent: hello\ndata: ${JSON.stringify({ replica: this.opts.replica })}\n\n`);
     this.streams.add(res);
     res.on('close', () => this.streams.delete(res));

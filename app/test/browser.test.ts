@@ -62,11 +62,12 @@ describe('chat page in a browser', () => {
 
   it('shows a message typed on one replica live on the other, without reload, and names replica and mode', async () => {
     const [a, b] = await Promise.all([openPage(replicaA.url), openPage(replicaB.url)]);
+    // 'live' is shown once the feed's hello named its replica.
     await expect(a.textContent('#feed-replica')).resolves.toBe('replica-a');
     await expect(b.textContent('#feed-replica')).resolves.toBe('replica-b');
     await b.locator('#redis-mode', { hasText: 'memory-only' }).waitFor();
     await b.locator('#messages-kept', { hasText: '0 / 100' }).waitFor();
-    await b.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    await b.evaluate('window.notReloaded = true');
 
     await send(a, 'ana', 'hello from replica a');
     await expect(a.inputValue('#text')).resolves.toBe('');
@@ -75,7 +76,7 @@ describe('chat page in a browser', () => {
     await expect(seen.locator('.author').textContent()).resolves.toBe('ana');
     await expect(seen.locator('.replica').textContent()).resolves.toBe('via replica-a');
     await b.locator('#messages-kept', { hasText: '1 / 100' }).waitFor();
-    await expect(b.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).resolves.toBe(true);
+    await expect(b.evaluate('window.notReloaded')).resolves.toBe(true);
     // The sender sees its own message exactly once (POST reply and live event are merged).
     await expect(a.locator('#messages .message').count()).resolves.toBe(1);
     await a.context().close();
@@ -126,7 +127,7 @@ describe('chat page in a browser', () => {
     const phone = await openPage(replicaA.url, { width: 360, height: 640 });
     await send(phone, 'ana', 'a long message '.repeat(20) + 'without_any_break_'.repeat(10));
     await phone.locator('#messages .message').waitFor();
-    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await phone.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     for (const sel of ['#author', '#text', '#composer button', '#status']) {
       const box = await phone.locator(sel).boundingBox();
