@@ -143,6 +143,7 @@
     es.onerror = () => {
       feedOpen = false;
       renderStatus();
+      void refreshStatus(); // is it Redis, or this replica?
       // The browser retries a dropped stream by itself, but gives up on an error
       // status (503 while Redis is down); then retry here.
       if (es.readyState === EventSource.CLOSED) {

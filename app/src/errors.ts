@@ -65,8 +65,10 @@ export function errorHandler(): ErrorRequestHandler {
       status = err.status;
       message = BODY_ERRORS[err.type](err);
     }
-    // pino-http logs the request once, with this error (for a 503, the Redis cause).
-    if (status >= 500) (res as { err?: unknown }).err = err instanceof HttpError && err.cause ? err.cause : err;
+    // pino-http logs the request once, with this error: a 503's Redis cause in one line
+    // (an outage produces many), anything else with its stack.
+    if (status === 503) (res as { err?: unknown }).err = { message: String((err.cause as Error | undefined)?.message ?? err.message) };
+    else if (status >= 500) (res as { err?: unknown }).err = err;
     if (res.headersSent) {
       res.destroy();
       return;
