@@ -76,6 +76,9 @@ export class ChatApp extends pulumi.ComponentResource {
       { name: 'HISTORY_LIMIT', value: String(args.historyLimit) },
       // The pod name, so the page shows which replica serves it.
       { name: 'REPLICA_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      // The DigitalOcean load balancer (HTTP mode) is one proxy hop: trust its X-Forwarded-For,
+      // so the per-client rate limit counts browsers, not the balancer.
+      { name: 'TRUST_PROXY', value: '1' },
     ];
     if (args.rateLimitPerMin !== undefined) env.push({ name: 'RATE_LIMIT_PER_MIN', value: String(args.rateLimitPerMin) });
 
@@ -129,9 +132,8 @@ export class ChatApp extends pulumi.ComponentResource {
                     requests: { cpu: '50m', memory: '96Mi' },
                     limits: { cpu: '500m', memory: '256Mi' },
                   },
-                  // The root filesystem stays writable: the image's start command (npm or node)
-                  // is app/Dockerfile's business, and npm writes logs under $HOME.
-                  securityContext: restrictedContainer,
+                  // The image runs `node` directly and writes nothing to disk.
+                  securityContext: { ...restrictedContainer, readOnlyRootFilesystem: true },
                 },
               ],
             },

@@ -10,6 +10,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
 import { APPENDFSYNC_VALUES, AppendFsync } from './persistence';
+import { HISTORY_LIMIT_MAX } from '../app/src/config';
 
 export const CONFIG_NAMESPACE = 'chat';
 
@@ -278,7 +279,7 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
     if ((APPENDFSYNC_VALUES as readonly string[]).includes(appendfsyncRaw)) appendfsync = appendfsyncRaw as AppendFsync;
     else p.add('appendfsync', `one of ${APPENDFSYNC_VALUES.join(', ')}`, appendfsyncRaw);
   }
-  const historyLimit = parseInt_(raw, p, 'historyLimit', 1, 100000);
+  const historyLimit = parseInt_(raw, p, 'historyLimit', 1, HISTORY_LIMIT_MAX);
   const rateLimitPerMin = parseInt_(raw, p, 'rateLimitPerMin', 0, 1000000);
   const registry = parseRegistry(raw, p);
   const image = parsePattern(raw, p, 'image', IMAGE_REF, 'a container image reference such as registry.example.com/chat:1.0, chat:dev or repo@sha256:<digest>');

@@ -43,6 +43,9 @@ export const CONFIG_DEFAULTS = {
   logLevel: 'info' as LogLevel,
 };
 
+/** The most messages HISTORY_LIMIT may keep; the Pulumi config (chat:historyLimit) uses the same bound. */
+export const HISTORY_LIMIT_MAX = 10_000;
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -127,7 +130,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     redisUrl: redisUrl(env),
     // The password is taken verbatim: only an empty value counts as unset.
     redisPassword: env.REDIS_PASSWORD ? env.REDIS_PASSWORD : undefined,
-    historyLimit: integer(env, 'HISTORY_LIMIT', CONFIG_DEFAULTS.historyLimit, 1, 10_000),
+    historyLimit: integer(env, 'HISTORY_LIMIT', CONFIG_DEFAULTS.historyLimit, 1, HISTORY_LIMIT_MAX),
     replicaName: replicaName(env),
     rateLimitPerMin: integer(env, 'RATE_LIMIT_PER_MIN', CONFIG_DEFAULTS.rateLimitPerMin, 0, 1_000_000),
     logLevel: logLevel(env),

@@ -2,6 +2,7 @@
  * `pulumi up -s stateless` and `pulumi up -s stateful`, as declared against mocks with the
  * real stack files: what would be created, with which names, and how it is configured.
  */
+import { loadConfig as loadServiceConfig } from '../../app/src/config';
 import { loadConfig } from '../config';
 import { redisPlan } from '../persistence';
 import { createStack } from '../stack';
@@ -188,12 +189,24 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
       REDIS_PASSWORD: { secretKeyRef: { name: 'redis-auth', key: 'password' } },
       HISTORY_LIMIT: '100',
       REPLICA_NAME: { fieldRef: { fieldPath: 'metadata.name' } },
+      TRUST_PROXY: '1',
     });
+    expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
     // The official Node images' `node` user, numeric so the kubelet can check runAsNonRoot.
     expect(chat.inputs.spec.template.spec.securityContext).toMatchObject({ runAsUser: 1000, runAsGroup: 1000 });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+  });
+
+  it('gives the chat container an environment the service itself accepts', () => {
+    const c = container(r().one(T.deployment, 'chat-app-deployment'), 'chat');
+    // Values the kubelet fills in at run time (secret, pod name) get stand-ins.
+    const env = Object.fromEntries(
+      Object.entries(envOf(c)).map(([k, v]) => [k, typeof v === 'string' ? v : `from-${k.toLowerCase()}`]),
+    );
+    const cfg = loadServiceConfig(env);
+    expect(cfg).toMatchObject({ port: 8080, redisUrl: 'redis://redis-service:6379', historyLimit: 100, trustProxy: 1 });
   });
 
   it('spreads chat replicas across nodes and limits voluntary disruption to one', () => {
