@@ -70,7 +70,8 @@ describe('chat page in a browser', () => {
     await b.evaluate('window.notReloaded = true');
 
     await send(a, 'ana', 'hello from replica a');
-    await expect(a.inputValue('#text')).resolves.toBe('');
+    // The page clears the input once the POST is answered 201.
+    await a.waitForFunction("document.querySelector('#text').value === ''", undefined, { timeout: 5000 });
     const seen = b.locator('#messages .message', { hasText: 'hello from replica a' });
     await seen.waitFor({ timeout: 5000 });
     await expect(seen.locator('.author').textContent()).resolves.toBe('ana');
