@@ -55,8 +55,10 @@ export class ChatApi {
   }
 
   /** GET /api/messages?limit=N, oldest first. Throws ChatApiError (with the status) unless 200. */
-  async messages(limit: number): Promise<ChatMessage[]> {
-    const res = await this.request(`${this.base}/api/messages?limit=${limit}`, { timeoutMs: Math.max(this.timeoutMs, 15_000) });
+  /** GET /api/messages: the last `limit` messages, or without a limit all the service keeps. */
+  async messages(limit?: number): Promise<ChatMessage[]> {
+    const query = limit === undefined ? '' : `?limit=${limit}`;
+    const res = await this.request(`${this.base}/api/messages${query}`, { timeoutMs: Math.max(this.timeoutMs, 15_000) });
     if (res.status !== 200) {
       throw new ChatApiError(`GET /api/messages answered ${res.status}: ${errorText(res)}`, res.status);
     }

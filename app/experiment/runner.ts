@@ -14,8 +14,8 @@ export interface RunnerOptions {
   /** How long Redis and the service get to come back after each kill. */
   recoveryTimeoutMs: number;
   /**
-   * The service's history limit when known (GET /api/status): reads never ask for
-   * more, and messages pushed out by the limit are counted as trimmed, not lost.
+   * The service's history limit when known (GET /api/status): messages pushed out by
+   * the limit are counted as trimmed, not lost.
    */
   historyLimit?: number;
   /**
@@ -106,9 +106,9 @@ async function runCycle(
   }
 
   progress('reading the history back');
-  const wanted = acks.length + 10;
-  const limit = opts.historyLimit !== undefined ? Math.min(opts.historyLimit, wanted) : wanted;
-  const history = await readHistory(api, limit, opts.recoveryTimeoutMs);
+  // Read all the service keeps: messages nobody acknowledged to us (other users, or a POST
+  // whose answer was lost as Redis died after storing it) must not push ours out of a window.
+  const history = await readHistory(api, opts.recoveryTimeoutMs);
   const counts = count(acks, history, killAt, redisReadyAt, opts.historyLimit);
 
   return {
@@ -148,11 +148,11 @@ async function writeBatch(api: ChatApi, n: number, prefix: string): Promise<Ack[
 }
 
 /** GET /api/messages, retrying while a replica still answers 503 or the connection fails. */
-async function readHistory(api: ChatApi, limit: number, timeoutMs: number): Promise<ChatMessage[]> {
+async function readHistory(api: ChatApi, timeoutMs: number): Promise<ChatMessage[]> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {
-      return await api.messages(limit);
+      return await api.messages();
     } catch (err) {
       const retriable = !(err instanceof ChatApiError) || err.status === 503 || err.status === 502;
       if (!retriable || Date.now() > until) {

@@ -27,6 +27,8 @@ class FakeDeployment {
   /** Messages stored in the last `loseLastMs` before a kill vanish (an un-fsynced AOF tail). */
   loseLastMs = 0;
   historyLimit = 1000;
+  /** Messages that land in the history at the kill without the experiment's ack (other users, or answers lost as Redis died). */
+  unacknowledgedAtKill = 0;
   private server = http.createServer((req, res) => this.handle(req, res));
   private seq = 0;
   private storedAt = new Map<string, number>();
@@ -54,6 +56,9 @@ class FakeDeployment {
       const now = Date.now();
       this.redisUp = false;
       this.history = this.persistent ? this.history.filter((m) => now - this.storedAt.get(m.id)! >= this.loseLastMs) : [];
+      for (let i = 0; i < this.unacknowledgedAtKill; i++) {
+        this.history.push({ id: `other-${i}`, author: 'someone else', text: 'hi', at: new Date().toISOString(), replica: 'chat-2' });
+      }
       for (const p of this.pods) p.terminating = true;
       const fresh = pod(`redis-deployment-aaa-${++this.seq + 1}`, false);
       fresh.waitingReason = 'ContainerCreating';
@@ -86,7 +91,8 @@ class FakeDeployment {
     if (url.pathname !== '/api/messages') return send(404, { error: 'not found' });
     if (!this.redisUp) return send(503, { error: 'Redis is unavailable' });
     if (req.method === 'GET') {
-      const limit = Number(url.searchParams.get('limit') ?? 100);
+      // As the service: no limit means all it keeps.
+      const limit = Number(url.searchParams.get('limit') ?? this.historyLimit);
       return send(200, { messages: this.history.slice(-Math.min(limit, this.historyLimit)) });
     }
     let body = '';
@@ -161,6 +167,13 @@ describe('cluster target against a stubbed Kubernetes API and load balancer', ()
       [4, 0, false],
     ]);
     expect(verdict({ persistence: false, appendfsync: null, cycles }).ok).toBe(true);
+  });
+
+  it('messages the experiment did not write do not push its own out of the read (nothing counted lost that is there)', async () => {
+    const s = await setup(true, (f) => (f.unacknowledgedAtKill = 40));
+    d = s.d;
+    const cycles = await runCycles(s.target, s.api, { messages: 5, cycles: 1, load: false, rate: 100, ...fast });
+    expect(cycles[0]).toMatchObject({ acknowledged: 5, survived: 5, lost: 0 });
   });
 
   it('a stateful replacement that did not load the AOF fails the verdict', async () => {
