@@ -66,7 +66,14 @@ export interface Plan {
   /** POST: each target runs postRounds rounds of postRoundSec, interleaved with the others. */
   postRounds: number;
   postRoundSec: number;
+  /** Before each run, thrown away. */
   warmupSec: number;
+  /**
+   * Once per stack before its first measured run: a freshly started replica needs
+   * several seconds under load before V8 has optimised the hot paths (a cold Express
+   * replica runs at under half its steady rate for the first 2 s).
+   */
+  jitWarmupSec: number;
   historySteps: number[];
   historyConnections: number;
   historySec: number;
@@ -82,6 +89,7 @@ export function planFor(quick: boolean): Plan {
     postRounds: quick ? 1 : 3,
     postRoundSec: quick ? 3 : 5,
     warmupSec: quick ? 1 : 2,
+    jitWarmupSec: quick ? 5 : 8,
     historySteps: [10, 1_000, 100_000],
     historyConnections: 16,
     historySec: quick ? 3 : 10,

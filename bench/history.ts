@@ -21,26 +21,30 @@ export async function measureHistory(
     connections: number;
     durationSec: number;
     warmupSec: number;
+    /** A longer warm-up before the first step (on the empty list), for a freshly started stack. */
+    jitWarmupSec: number;
     onProgress?: (what: string) => void;
   },
 ): Promise<HistoryStep[]> {
   const limit = stack.config.historyLimit;
   const out: HistoryStep[] = [];
   let written = 0;
+  const spec = (durationSec: number) => ({
+    url: `${url}/api/messages`,
+    method: 'GET' as const,
+    connections: opts.connections,
+    durationSec,
+  });
+  opts.onProgress?.(`history: warming the replicas up (${opts.jitWarmupSec} s)`);
+  await warmUp(spec(1), opts.jitWarmupSec);
   for (const target of opts.steps) {
     opts.onProgress?.(`history: writing ${target.toLocaleString('en')} messages`);
     await fillHistory(stack.redis.url, target - written, { trimTo: limit, offset: written });
     written = target;
     const listLength = await historyLength(stack.redis.url);
-    const spec = {
-      url: `${url}/api/messages`,
-      method: 'GET' as const,
-      connections: opts.connections,
-      durationSec: opts.durationSec,
-    };
     opts.onProgress?.(`history: GET after ${target.toLocaleString('en')} written (${opts.connections} connections)`);
-    await warmUp(spec, opts.warmupSec);
-    out.push({ written, listLength, ...(await runLoad(spec)) });
+    await warmUp(spec(opts.durationSec), opts.warmupSec);
+    out.push({ written, listLength, ...(await runLoad(spec(opts.durationSec))) });
   }
   return out;
 }

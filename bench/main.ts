@@ -84,6 +84,20 @@ async function postMatrix(
   progress: Progress,
 ): Promise<PostRow[]> {
   const rows: PostRow[] = [];
+  for (const t of targets) {
+    progress.update(`POST ${t.name}: warming the replicas up (${plan.jitWarmupSec} s at 64 connections)`);
+    await warmUp(
+      {
+        url: `${t.stack.url}/api/messages`,
+        method: 'POST',
+        connections: 64,
+        durationSec: 1,
+        body: POST_BODY,
+        headers: { 'content-type': 'application/json' },
+      },
+      plan.jitWarmupSec,
+    );
+  }
   for (const connections of plan.postConnections) {
     const here = targets.filter((t) => !t.only || t.only.includes(connections));
     const spec = (t: { stack: BenchStack }): LoadSpec => ({
@@ -133,17 +147,25 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   const machine = machineInfo();
   const cores = machine.cores;
 
-  const profileDir = args.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'doks-chat-bench-profile-')) : undefined;
+  const mkProfileDir = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `doks-chat-bench-profile-${name}-`));
+  const profileDirs = args.profile ? { service: mkProfileDir('service'), baseline: mkProfileDir('baseline') } : undefined;
   progress.update('starting the service stack (redis-server + replicas)');
   const service = await startStack({
     name: 'service',
-    program: profileDir ? 'profiled-service' : 'service',
+    program: 'service',
     replicas: args.replicas,
-    env: { LOG_LEVEL: SERVICE_LOG_LEVEL, ...(profileDir ? { BENCH_PROFILE_DIR: profileDir } : {}) },
+    env: { LOG_LEVEL: SERVICE_LOG_LEVEL },
+    profileDir: profileDirs?.service,
     verbose: args.verbose,
   });
   progress.update('starting the baseline stack');
-  const baseline = await startStack({ name: 'baseline', program: 'baseline', replicas: args.replicas, verbose: args.verbose });
+  const baseline = await startStack({
+    name: 'baseline',
+    program: 'baseline',
+    replicas: args.replicas,
+    profileDir: profileDirs?.baseline,
+    verbose: args.verbose,
+  });
   progress.update('starting the service stack with LOG_LEVEL=warn');
   const serviceWarn = await startStack({
     name: 'service-warn',
@@ -160,11 +182,18 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
     connections: plan.historyConnections,
     durationSec: plan.historySec,
     warmupSec: plan.warmupSec,
+    jitWarmupSec: plan.jitWarmupSec,
     onProgress: (w) => progress.update(w),
   });
 
-  // --profile: sample the service replicas during the POST runs only.
-  const toggleProfiler = () => profileDir && service.stack.replicaPids().forEach((pid) => process.kill(pid, 'SIGUSR2'));
+  // Peak RSS so far, to tell which phase drives it.
+  const peaks = () => service.stack.replicaPids().map((p) => round1(peakRssMb(p) ?? 0));
+  const rssAfterHistory = peaks();
+
+  // --profile: sample the service's and the baseline's replicas during the POST runs only.
+  const toggleProfiler = () => {
+    if (profileDirs) for (const s of [service, baseline]) for (const pid of s.stack.replicaPids()) process.kill(pid, 'SIGUSR2');
+  };
   toggleProfiler();
   const post = await postMatrix(
     [
@@ -177,8 +206,12 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
     progress,
   );
 
+  const rssAfterPost = peaks();
   toggleProfiler();
-  const profile = profileDir ? await profileOf(profileDir, service.stack.replicaPids()) : undefined;
+  const profile = profileDirs && {
+    service: await profileOf(profileDirs.service, service.stack.replicaPids()),
+    baseline: await profileOf(profileDirs.baseline, baseline.stack.replicaPids()),
+  };
 
   progress.update(`live feed A→B: ${plan.feedMessages} messages`);
   const feed = await measureFeed(service.url, plan.feedMessages, {
@@ -186,18 +219,22 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
     onProgress: (n) => progress.update(`live feed A→B: ${Math.max(0, n)}/${plan.feedMessages} messages`),
   });
 
-  const serviceReplicaPids = service.stack.replicaPids();
   const rss = {
-    serviceReplicasMb: serviceReplicaPids.map((p) => round1(peakRssMb(p) ?? 0)),
+    serviceReplicasMb: peaks(),
+    serviceAfterHistoryMb: rssAfterHistory,
+    serviceAfterPostMb: rssAfterPost,
     baselineReplicasMb: baseline.stack.replicaPids().map((p) => round1(peakRssMb(p) ?? 0)),
   };
 
   progress.update('stopping the stacks');
   await Promise.all([stopStack(service), stopStack(baseline), stopStack(serviceWarn)]);
 
-  if (profile && profileDir) {
+  if (profile && profileDirs) {
     progress.done();
-    process.stderr.write(`${renderProfile(profile)}\n(profiles in ${profileDir}; open them in Chrome DevTools)\n`);
+    process.stderr.write(
+      `service replicas — ${renderProfile(profile.service)}\n\nbaseline replicas — ${renderProfile(profile.baseline)}\n` +
+        `(profiles in ${profileDirs.service} and ${profileDirs.baseline}; Chrome DevTools opens them)\n`,
+    );
   }
 
   progress.update('recovery: starting a fresh persistent stack');

@@ -21,6 +21,28 @@ interface CpuProfile {
   endTime: number;
 }
 
+/** Packages grouped by the job they do in a request, for the "what binds" summary. */
+const CONCERNS: Record<string, string[]> = {
+  'HTTP framework (Express 5 and its parts)': [
+    'express', 'router', 'body-parser', 'raw-body', 'type-is', 'content-type', 'parseurl', 'etag', 'fresh', 'mime-types',
+    'mime-db', 'on-finished', 'iconv-lite', 'path-to-regexp', 'debug', 'media-typer', 'finalhandler', 'send', 'serve-static',
+    'accepts', 'negotiator', 'vary', 'encodeurl', 'escape-html', 'statuses', 'http-errors', 'depd', 'qs', 'bytes',
+    'unpipe', 'setprototypeof', 'safe-buffer', 'proxy-addr', 'forwarded', 'ipaddr.js', 'cookie', 'cookie-signature',
+    'range-parser', 'content-disposition', 'merge-descriptors', 'is-promise', 'math-intrinsics',
+  ],
+  'request logging (pino)': ['pino', 'pino-http', 'pino-std-serializers', 'sonic-boom', 'quick-format-unescaped', 'thread-stream', 'fast-redact', 'safe-stable-stringify', 'on-exit-leak-free', 'atomic-sleep', 'get-caller-file'],
+  'Redis client (ioredis)': ['ioredis', 'redis-parser', 'redis-errors', 'denque', 'cluster-key-slot', 'standard-as-callback', 'lodash.defaults', 'lodash.isarguments'],
+  'security headers (helmet)': ['helmet'],
+  'metrics (prom-client)': ['prom-client', 'tdigest', 'bintrees'],
+  'validation (zod)': ['zod'],
+  'rate limit (express-rate-limit)': ['express-rate-limit'],
+  'chat code (app/src: routes, ChatStore, …; the baseline server)': ['app/src', 'baseline-server'],
+  'garbage collection': ['(garbage collector)'],
+  'Node internals (http, net, streams) with no package above': ['node internals', '(native)', '(program)', '(root)'],
+  'profiler and bench wrapper': ['bench', 'app/local'],
+};
+const CONCERN_OF = new Map(Object.entries(CONCERNS).flatMap(([c, pkgs]) => pkgs.map((p) => [p, c] as const)));
+
 export interface ProfileSummary {
   files: number;
   totalMs: number;
@@ -31,6 +53,8 @@ export interface ProfileSummary {
    * it, e.g. a pipe write under sonic-boom counts as logging.
    */
   byCaller: Array<{ origin: string; pct: number }>;
+  /** byCaller grouped by the job the package does (framework, logging, Redis client, …). */
+  byConcern: Array<{ concern: string; pct: number }>;
   topFunctions: Array<{ fn: string; pct: number }>;
 }
 
@@ -42,6 +66,7 @@ function origin(url: string, fn: string): string {
     return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
   }
   if (url.startsWith('node:')) return 'node internals';
+  if (url.includes('/dist/bench/baseline-server')) return 'baseline-server';
   const m = /\/dist\/(app\/src|app\/local|bench)\//.exec(url);
   return m ? m[1] : url;
 }
@@ -94,6 +119,12 @@ export function summariseProfiles(paths: string[], top = 15): ProfileSummary {
     totalMs: Math.round(total / 1000),
     byOrigin: sorted(byOrigin).slice(0, top).map(([o, us]) => ({ origin: o, pct: pct(us) })),
     byCaller: sorted(byCaller).slice(0, top).map(([o, us]) => ({ origin: o, pct: pct(us) })),
+    byConcern: sorted(
+      [...byCaller].reduce((m, [o, us]) => {
+        const c = CONCERN_OF.get(o) ?? `other: ${o}`;
+        return m.set(c, (m.get(c) ?? 0) + us);
+      }, new Map<string, number>()),
+    ).map(([concern, us]) => ({ concern, pct: pct(us) })),
     topFunctions: sorted(byFn).slice(0, top).map(([fn, us]) => ({ fn, pct: pct(us) })),
   };
 }
@@ -104,6 +135,8 @@ export function renderProfile(s: ProfileSummary): string {
     ...s.byOrigin.map((o) => `  ${String(o.pct).padStart(5)}%  ${o.origin}`),
     'self time charged to the nearest package or app frame above it (native and Node-internal work billed to its caller):',
     ...s.byCaller.map((o) => `  ${String(o.pct).padStart(5)}%  ${o.origin}`),
+    'the same, by the job it does in a request:',
+    ...s.byConcern.map((o) => `  ${String(o.pct).padStart(5)}%  ${o.concern}`),
     'top functions by self time:',
     ...s.topFunctions.map((f) => `  ${String(f.pct).padStart(5)}%  ${f.fn}`),
   ].join('\n');

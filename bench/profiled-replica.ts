@@ -1,5 +1,6 @@
 /**
- * The service's replica program (dist/app/src/main.js) under V8's sampling profiler,
+ * A replica program (BENCH_PROFILE_MAIN: the service's dist/app/src/main.js or the
+ * baseline server) under V8's sampling profiler,
  * for `npm run bench -- --profile`. `node --cpu-prof` is not allowed in NODE_OPTIONS
  * and the local stack's cluster primary starts workers with its own execArgv, so the
  * profiler is driven from inside instead: SIGUSR2 starts it, the next SIGUSR2 stops it
@@ -38,4 +39,9 @@ process.on('SIGUSR2', () => {
   });
 });
 
-require('../app/src/main');
+const main = process.env.BENCH_PROFILE_MAIN;
+if (!main) {
+  process.stderr.write('profiled-replica: BENCH_PROFILE_MAIN is not set\n');
+  process.exit(2);
+}
+require(main);

@@ -36,9 +36,10 @@ export interface BenchResults {
   history: HistoryStep[];
   feed: FeedResult;
   recovery: RecoveryResult[];
-  rss: { serviceReplicasMb: number[]; baselineReplicasMb: number[] };
-  /** With --profile: where the service replicas' CPU went during the POST runs. */
-  profile?: ProfileSummary;
+  /** VmHWM of each replica at the end, and of the service's replicas after the history and the POST phases. */
+  rss: { serviceReplicasMb: number[]; serviceAfterHistoryMb: number[]; serviceAfterPostMb: number[]; baselineReplicasMb: number[] };
+  /** With --profile: where the replicas' CPU went during the POST runs. */
+  profile?: { service: ProfileSummary; baseline: ProfileSummary };
   summary: Summary;
   verdicts: Verdict[];
 }
@@ -116,6 +117,8 @@ const cpuText = (c: CpuUse) =>
     .map(([k, v]) => `${k} ${Math.round(v)}`)
     .join(', ') + (c.otherPct !== undefined ? `, other ${Math.round(c.otherPct)}` : '');
 
+const mb = (xs: number[]) => `${xs.map((x) => x.toFixed(1)).join(', ')} MB`;
+
 export function renderReport(r: BenchResults): string {
   const out: string[] = [];
   const m = r.machine;
@@ -124,7 +127,7 @@ export function renderReport(r: BenchResults): string {
     `machine: ${m.cores} cores (${m.cpuModel}), node ${m.node}, redis ${m.redis}; load average ${m.loadavgBefore.map((x) => x.toFixed(2)).join(' ')} at start, ${m.loadavgAfter.map((x) => x.toFixed(2)).join(' ')} at end; other jest processes: ${m.jestProcessesBefore} at start, ${m.jestProcessesAfter} at end`,
     `stacks: stateful plan (AOF, appendfsync everysec), ${r.replicas} replicas behind the cluster primary, HISTORY_LIMIT ${r.historyLimit}, RATE_LIMIT_PER_MIN 0, service LOG_LEVEL ${r.logLevel}`,
     '',
-    `POST /api/messages (${r.plan.postRounds} × ${r.plan.postRoundSec} s per target, interleaved, after ${r.plan.warmupSec} s warm-up; CPU in % of one core)`,
+    `POST /api/messages (${r.plan.postRounds} × ${r.plan.postRoundSec} s per target, interleaved; warm-up ${r.plan.jitWarmupSec} s per stack, then ${r.plan.warmupSec} s before each connection count; CPU in % of one core)`,
     table(
       ['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'CPU %'],
       r.post.map((p) => [p.target, p.connections, p.rps, p.p50Ms, p.p99Ms, p.non2xx, p.errors + p.timeouts, cpuText(p.cpu)]),
@@ -135,7 +138,34 @@ export function renderReport(r: BenchResults): string {
     const b = r.post.find((p) => p.target === 'baseline' && p.connections === c);
     return s && b && b.rps ? `${c}: ${Math.round((100 * s.rps) / b.rps)}%` : `${c}: n/a`;
   });
-  out.push(`service / baseline throughput by connections: ${ratios.join(', ')}`, '');
+  out.push(`service / baseline throughput by connections: ${ratios.join(', ')}`);
+  const perReq = (target: string) => {
+    const row = r.post.find((p) => p.target === target && p.connections === 64);
+    return row && row.ok ? (row.cpu.byGroup.replicas * row.durationSec * 10) / row.ok : NaN;
+  };
+  const [svcMs, baseMs] = [perReq('service'), perReq('baseline')];
+  out.push(
+    `replica CPU per POST at 64 connections (from /proc): service ${svcMs.toFixed(3)} ms, baseline ${baseMs.toFixed(3)} ms (${(svcMs / baseMs).toFixed(1)}×)`,
+    '',
+  );
+  if (r.profile) {
+    const concerns = [...new Set([...r.profile.service.byConcern, ...r.profile.baseline.byConcern].map((c) => c.concern))];
+    const share = (p: ProfileSummary, c: string) => p.byConcern.find((x) => x.concern === c)?.pct ?? 0;
+    out.push(
+      'where the replicas\' CPU goes per POST (profile shares during the POST runs × CPU per POST at 64 connections)',
+      table(
+        ['job', 'service ms', 'service %', 'baseline ms', 'baseline %'],
+        concerns.map((c) => [
+          c,
+          ((share(r.profile!.service, c) * svcMs) / 100).toFixed(3),
+          share(r.profile!.service, c),
+          ((share(r.profile!.baseline, c) * baseMs) / 100).toFixed(3),
+          share(r.profile!.baseline, c),
+        ]),
+      ),
+      '',
+    );
+  }
   out.push(
     `GET /api/messages (the page's request: the last ${r.historyLimit}) after N messages ever written (${r.plan.historyConnections} connections, ${r.plan.historySec} s)`,
     table(
@@ -151,7 +181,7 @@ export function renderReport(r: BenchResults): string {
       r.recovery.map((x) => [x.held, x.aofMb, x.redisRestartMs, x.firstMs, x.allMs, x.aofLoaded ? 'yes' : 'no', x.recovered]),
     ),
     '',
-    `peak RSS (VmHWM) per replica: service ${r.rss.serviceReplicasMb.map((x) => x.toFixed(1)).join(', ')} MB; baseline ${r.rss.baselineReplicasMb.map((x) => x.toFixed(1)).join(', ')} MB`,
+    `peak RSS (VmHWM) per replica: service ${mb(r.rss.serviceReplicasMb)} (after the history phase ${mb(r.rss.serviceAfterHistoryMb)}, after POST ${mb(r.rss.serviceAfterPostMb)}); baseline ${mb(r.rss.baselineReplicasMb)}`,
     '',
     'targets',
     table(

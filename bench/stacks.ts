@@ -8,22 +8,30 @@ import { LocalStack, type LocalStackOptions } from '../app/local/stack';
  * cluster replicas on one port, round-robin) on its own temporary data directory:
  * - the service: dist/app/src/main.js, what `npm start` and the container run;
  * - the baseline: dist/bench/baseline-server.js under the same cluster primary, so the
- *   two differ only in the replica program.
+ *   two differ only in the replica program;
+ * - with --profile, either of them wrapped in bench/profiled-replica.ts.
  * Every stack started here is registered, and stopAll() stops them (SIGTERM replicas,
  * then Redis) and removes their directories, on success, error or Ctrl-C.
  */
 
-/** The local stack running the bare baseline server as its replica program. */
-class BaselineStack extends LocalStack {
-  override get serviceMain(): string {
-    return path.join(__dirname, 'baseline-server.js');
-  }
-}
+/** The replica programs, as compiled into dist/. */
+const PROGRAMS = {
+  service: path.join(__dirname, '..', 'app', 'src', 'main.js'),
+  baseline: path.join(__dirname, 'baseline-server.js'),
+};
+const PROFILED_REPLICA = path.join(__dirname, 'profiled-replica.js');
 
-/** The service under the sampling profiler (bench/profiled-replica.ts), for --profile. */
-class ProfiledServiceStack extends LocalStack {
+/** A local stack whose replicas run the given program instead of the service's main. */
+class StackRunning extends LocalStack {
+  constructor(
+    opts: LocalStackOptions,
+    private readonly program: string,
+  ) {
+    super(opts);
+  }
+
   override get serviceMain(): string {
-    return path.join(__dirname, 'profiled-replica.js');
+    return this.program;
   }
 }
 
@@ -40,7 +48,9 @@ const dirs = new Set<string>();
 
 export interface StartOptions {
   name: string;
-  program: 'service' | 'baseline' | 'profiled-service';
+  program: keyof typeof PROGRAMS;
+  /** Run the replicas under the sampling profiler (bench/profiled-replica.ts), writing here. */
+  profileDir?: string;
   replicas?: number;
   env?: Record<string, string>;
   verbose?: boolean;
@@ -61,6 +71,7 @@ export async function startStack(opts: StartOptions): Promise<BenchStack> {
       RATE_LIMIT_PER_MIN: '0',
       HOST: '127.0.0.1',
       ...opts.env,
+      ...(opts.profileDir ? { BENCH_PROFILE_DIR: opts.profileDir, BENCH_PROFILE_MAIN: PROGRAMS[opts.program] } : {}),
     },
     log: (line) => {
       tail.push(line);
@@ -68,8 +79,7 @@ export async function startStack(opts: StartOptions): Promise<BenchStack> {
       if (opts.verbose) process.stderr.write(`[${opts.name}] ${line}\n`);
     },
   };
-  const Stack = { service: LocalStack, baseline: BaselineStack, 'profiled-service': ProfiledServiceStack }[opts.program];
-  const stack = new Stack(stackOpts);
+  const stack = new StackRunning(stackOpts, opts.profileDir ? PROFILED_REPLICA : PROGRAMS[opts.program]);
   const entry: BenchStack = { name: opts.name, stack, url: '', tail };
   running.add(entry);
   const { url } = await stack.start();
