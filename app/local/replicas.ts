@@ -13,6 +13,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { onLines } from './processes';
+import { SERVICE_NODE_FLAGS } from '../src/node-flags';
 
 export interface ReplicasConfig {
   /** The replica program. */
@@ -70,7 +71,7 @@ function main(): void {
 
   // Round-robin in the primary on every platform (Windows defaults to OS scheduling).
   cluster.schedulingPolicy = cluster.SCHED_RR;
-  cluster.setupPrimary({ exec: config.main, silent: true });
+  cluster.setupPrimary({ exec: config.main, execArgv: [...SERVICE_NODE_FLAGS], silent: true });
 
   const slots: Slot[] = Array.from({ length: config.replicas }, (_, i) => ({
     name: `replica-${i + 1}`,

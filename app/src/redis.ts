@@ -31,6 +31,9 @@ export function redisOptions(config: ServiceConfig, role: RedisRole): RedisOptio
     // Subscriptions are renewed by the live feed on each 'ready' (it must also know when).
     autoResubscribe: false,
     keepAlive: 10_000,
+    // A Redis that is loading its AOF answers LOADING; ioredis waits up to 10 s between
+    // checks by default, which would add seconds to every stateful restart.
+    maxLoadingRetryTime: 100,
   };
 }
 

@@ -13,6 +13,7 @@ import { httpRequest } from '../local/http';
 import { freePort } from '../local/ports';
 import { onLines, pidAlive, waitGone } from '../local/processes';
 import { LocalStack } from '../local/stack';
+import { SERVICE_NODE_FLAGS } from '../src/node-flags';
 import { repoRoot } from '../local/stack-config';
 import type { StackState } from '../local/state-file';
 
@@ -118,6 +119,11 @@ describe('LocalStack: the cluster on one machine', () => {
     const stack = localStack('stateless', { replicas: 3 });
     const { url } = await stack.start();
     expect(new Set(stack.replicaPids()).size).toBe(3);
+    // Each replica runs with the image's Node flags.
+    for (const pid of stack.replicaPids()) {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      expect(argv).toEqual(expect.arrayContaining([...SERVICE_NODE_FLAGS]));
+    }
     const names: string[] = [];
     for (let i = 0; i < 6; i++) names.push((await httpRequest(`${url}/api/status`)).json.replica);
     expect(new Set(names)).toEqual(new Set(['replica-1', 'replica-2', 'replica-3']));

@@ -6,6 +6,7 @@ import { httpRequest } from '../local/http';
 import { copies, copyLikeDocker, dockerignore, parseDockerfile, type Stage } from './helpers/dockerfile';
 import { startRedis, type TestRedis } from './helpers/redis';
 import { REPO_ROOT, spawnReplica } from './helpers/replica-process';
+import { SERVICE_NODE_FLAGS } from '../src/node-flags';
 
 /**
  * No Docker daemon here, so this does what app/Dockerfile does, step by step, and
@@ -94,7 +95,10 @@ describe('production install (what app/Dockerfile builds)', () => {
 
     // 4. CMD, from the runtime tree alone.
     const cmd = JSON.parse(runtime.instructions.filter((i) => i.op === 'CMD').pop()!.args) as string[];
-    expect(cmd).toEqual(['node', 'dist/app/src/main.js']);
+    expect(cmd).toEqual(['node', ...SERVICE_NODE_FLAGS, 'dist/app/src/main.js']);
+    // `npm run serve` is the same command.
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+    expect(pkg.scripts.serve).toBe(cmd.join(' '));
     const replica = await spawnReplica({ REDIS_URL: redis.url, NODE_ENV: 'production', REPLICA_NAME: 'from-image' }, appDir);
     try {
       const ready = await httpRequest(`${replica.url}/readyz`);
