@@ -220,3 +220,18 @@ export async function runProgram(
     k8sObjects: () => resources.filter((r) => r.type.startsWith('kubernetes:') && r.custom !== false && !r.type.startsWith('pulumi:')).map((r) => r.inputs),
   };
 }
+
+/** Pulumi type tokens of the resources the tests look up. */
+export const T = {
+  cluster: 'digitalocean:index/kubernetesCluster:KubernetesCluster',
+  registry: 'digitalocean:index/containerRegistry:ContainerRegistry',
+  credentials: 'digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials',
+  image: 'docker:index/image:Image',
+  provider: 'pulumi:providers:kubernetes',
+  deployment: 'kubernetes:apps/v1:Deployment',
+  service: 'kubernetes:core/v1:Service',
+  pvc: 'kubernetes:core/v1:PersistentVolumeClaim',
+  secret: 'kubernetes:core/v1:Secret',
+  netpol: 'kubernetes:networking.k8s.io/v1:NetworkPolicy',
+  pdb: 'kubernetes:policy/v1:PodDisruptionBudget',
+};

@@ -5,20 +5,10 @@
 import { loadConfig } from '../config';
 import { pickVersion } from '../cluster';
 import { createStack, instanceName } from '../stack';
-import { FAKE_DIGEST, isSecretAt, Recorded, runProgram } from './harness';
+import { FAKE_DIGEST, isSecretAt, Recorded, runProgram, T } from './harness';
 import { validateK8sObject } from './k8s-schema';
 import { podSpecsOf, restrictedViolations } from './pss';
 
-const T = {
-  cluster: 'digitalocean:index/kubernetesCluster:KubernetesCluster',
-  registry: 'digitalocean:index/containerRegistry:ContainerRegistry',
-  credentials: 'digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials',
-  image: 'docker:index/image:Image',
-  provider: 'pulumi:providers:kubernetes',
-  deployment: 'kubernetes:apps/v1:Deployment',
-  pvc: 'kubernetes:core/v1:PersistentVolumeClaim',
-  secret: 'kubernetes:core/v1:Secret',
-};
 const VERSIONS = 'digitalocean:index/getKubernetesVersions:getKubernetesVersions';
 const GET_REGISTRY = 'digitalocean:index/getContainerRegistry:getContainerRegistry';
 

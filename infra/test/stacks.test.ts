@@ -6,23 +6,10 @@ import { loadConfig as loadServiceConfig } from '../../app/src/config';
 import { loadConfig } from '../config';
 import { redisPlan } from '../persistence';
 import { createStack } from '../stack';
-import { FAKE_DIGEST, FAKE_DO_TOKEN, FAKE_LB_IP, isSecretAt, Recorded, runProgram, RunResult } from './harness';
+import { FAKE_DIGEST, FAKE_DO_TOKEN, FAKE_LB_IP, isSecretAt, Recorded, runProgram, RunResult, T } from './harness';
 import { validateK8sObject } from './k8s-schema';
 import { podSpecsOf, restrictedViolations } from './pss';
 
-const T = {
-  cluster: 'digitalocean:index/kubernetesCluster:KubernetesCluster',
-  registry: 'digitalocean:index/containerRegistry:ContainerRegistry',
-  credentials: 'digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials',
-  image: 'docker:index/image:Image',
-  provider: 'pulumi:providers:kubernetes',
-  deployment: 'kubernetes:apps/v1:Deployment',
-  service: 'kubernetes:core/v1:Service',
-  pvc: 'kubernetes:core/v1:PersistentVolumeClaim',
-  secret: 'kubernetes:core/v1:Secret',
-  netpol: 'kubernetes:networking.k8s.io/v1:NetworkPolicy',
-  pdb: 'kubernetes:policy/v1:PodDisruptionBudget',
-};
 
 const run = (stack: string) => runProgram(stack, () => createStack(loadConfig()) as unknown as Record<string, unknown>);
 
