@@ -230,7 +230,8 @@
       });
       if (res.status !== 201) throw new Error(await errorText(res));
       hideNotice();
-      textInput.value = '';
+      // Clear only what was sent: text typed while the POST was in flight stays.
+      if (textInput.value.trim() === text) textInput.value = '';
       if (addMessage(await res.json())) countNew();
       scrollToEnd();
     } catch (err) {

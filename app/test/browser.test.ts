@@ -84,6 +84,23 @@ describe('chat page in a browser', () => {
     await b.context().close();
   });
 
+  it('keeps text typed while the previous message is still being sent', async () => {
+    const a = await openPage(replicaA.url);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    await a.route('**/api/messages', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      await held;
+      await route.continue();
+    });
+    await send(a, 'ana', 'first');
+    await a.fill('#text', 'second, typed meanwhile');
+    release();
+    await a.locator('#messages .message', { hasText: 'first' }).waitFor({ timeout: 5000 });
+    await expect(a.inputValue('#text')).resolves.toBe('second, typed meanwhile');
+    await a.context().close();
+  });
+
   it('shows markup as text and runs nothing', async () => {
     const [a, b] = await Promise.all([openPage(replicaA.url), openPage(replicaB.url)]);
     const evil = '<img src=x onerror=alert(1)>';
