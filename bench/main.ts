@@ -21,7 +21,7 @@ import { CpuMeter, peakRssMb, round1 } from './procfs';
 import { renderProfile, summariseProfiles, type ProfileSummary } from './profile';
 import { measureRecovery } from './recovery';
 import { Progress, renderReport, summarise, type BenchResults, type MachineInfo, type PostRow } from './report';
-import { startStack, stopAll, stopStack, type BenchStack } from './stacks';
+import { startStack, stopAll, stopStack, type BenchStack, type StartOptions } from './stacks';
 
 /** What production runs: every request logged at info. */
 const SERVICE_LOG_LEVEL = 'info';
@@ -150,30 +150,19 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   const mkProfileDir = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `doks-chat-bench-profile-${name}-`));
   const profileDirs = args.profile ? { service: mkProfileDir('service'), baseline: mkProfileDir('baseline') } : undefined;
   progress.update('starting the service stack (redis-server + replicas)');
-  const service = await startStack({
+  // Every stack of the run has the same replica count and verbosity.
+  const start = (opts: Omit<StartOptions, 'replicas' | 'verbose'>) =>
+    startStack({ ...opts, replicas: args.replicas, verbose: args.verbose });
+  const service = await start({
     name: 'service',
     program: 'service',
-    replicas: args.replicas,
     env: { LOG_LEVEL: SERVICE_LOG_LEVEL },
     profileDir: profileDirs?.service,
-    verbose: args.verbose,
   });
   progress.update('starting the baseline stack');
-  const baseline = await startStack({
-    name: 'baseline',
-    program: 'baseline',
-    replicas: args.replicas,
-    profileDir: profileDirs?.baseline,
-    verbose: args.verbose,
-  });
+  const baseline = await start({ name: 'baseline', program: 'baseline', profileDir: profileDirs?.baseline });
   progress.update('starting the service stack with LOG_LEVEL=warn');
-  const serviceWarn = await startStack({
-    name: 'service-warn',
-    program: 'service',
-    replicas: args.replicas,
-    env: { LOG_LEVEL: 'warn' },
-    verbose: args.verbose,
-  });
+  const serviceWarn = await start({ name: 'service-warn', program: 'service', env: { LOG_LEVEL: 'warn' } });
   const replicas = service.stack.replicas;
   const historyLimit = service.stack.config.historyLimit;
 
@@ -238,13 +227,7 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   }
 
   progress.update('recovery: starting a fresh persistent stack');
-  const recoveryStack = await startStack({
-    name: 'recovery',
-    program: 'service',
-    replicas: args.replicas,
-    env: { LOG_LEVEL: SERVICE_LOG_LEVEL },
-    verbose: args.verbose,
-  });
+  const recoveryStack = await start({ name: 'recovery', program: 'service', env: { LOG_LEVEL: SERVICE_LOG_LEVEL } });
   const recovery = await measureRecovery(recoveryStack.stack, recoveryStack.url, {
     held: plan.recoveryHeld,
     onProgress: (w) => progress.update(w),
