@@ -23,19 +23,19 @@ interface CpuProfile {
 
 /** Packages grouped by the job they do in a request, for the "what binds" summary. */
 const CONCERNS: Record<string, string[]> = {
-  'HTTP framework (Express 5 and its parts)': [
-    'express', 'router', 'body-parser', 'raw-body', 'type-is', 'content-type', 'parseurl', 'etag', 'fresh', 'mime-types',
-    'mime-db', 'on-finished', 'iconv-lite', 'path-to-regexp', 'debug', 'media-typer', 'finalhandler', 'send', 'serve-static',
-    'accepts', 'negotiator', 'vary', 'encodeurl', 'escape-html', 'statuses', 'http-errors', 'depd', 'qs', 'bytes',
-    'unpipe', 'setprototypeof', 'safe-buffer', 'proxy-addr', 'forwarded', 'ipaddr.js', 'cookie', 'cookie-signature',
-    'range-parser', 'content-disposition', 'merge-descriptors', 'is-promise', 'math-intrinsics',
+  'HTTP framework (Fastify 5 and its parts)': [
+    'fastify', 'find-my-way', 'avvio', 'light-my-request', 'secure-json-parse', 'fast-json-stringify', 'fast-querystring',
+    'fast-decode-uri-component', 'abstract-logging', 'process-warning', 'rfdc', 'toad-cache', 'fastify-plugin', 'ret',
+    'safe-regex2', 'fast-uri', 'ajv', 'semver', '@fastify/error', '@fastify/proxy-addr', '@fastify/forwarded', 'ipaddr.js',
+    '@fastify/static', '@fastify/send', '@fastify/accept-negotiator', '@fastify/fast-json-stringify-compiler',
+    '@fastify/ajv-compiler', 'content-disposition', 'mime', 'http-errors', 'escape-html', 'statuses', 'depd', 'glob',
   ],
-  'request logging (pino)': ['pino', 'pino-http', 'pino-std-serializers', 'sonic-boom', 'quick-format-unescaped', 'thread-stream', 'fast-redact', 'safe-stable-stringify', 'on-exit-leak-free', 'atomic-sleep', 'get-caller-file'],
+  'request logging (pino)': ['pino', 'pino-std-serializers', 'sonic-boom', 'quick-format-unescaped', 'thread-stream', 'fast-redact', 'safe-stable-stringify', 'on-exit-leak-free', 'atomic-sleep', 'get-caller-file'],
   'Redis client (ioredis)': ['ioredis', 'redis-parser', 'redis-errors', 'denque', 'cluster-key-slot', 'standard-as-callback', 'lodash.defaults', 'lodash.isarguments'],
-  'security headers (helmet)': ['helmet'],
+  'security headers (helmet)': ['helmet', '@fastify/helmet'],
   'metrics (prom-client)': ['prom-client', 'tdigest', 'bintrees'],
   'validation (zod)': ['zod'],
-  'rate limit (express-rate-limit)': ['express-rate-limit'],
+  'rate limit (@fastify/rate-limit)': ['@fastify/rate-limit', '@lukeed/ms'],
   'chat code (app/src: routes, ChatStore, …; the baseline server)': ['app/src', 'baseline-server'],
   'garbage collection': ['(garbage collector)'],
   'Node internals (http, net, streams) with no package above': ['node internals', '(native)', '(program)', '(root)'],

@@ -24,8 +24,8 @@ export interface ServiceConfig {
   /** LOG_LEVEL: pino level. */
   logLevel: LogLevel;
   /**
-   * TRUST_PROXY: Express's `trust proxy`, which decides the client IP the rate limit
-   * counts: false (the socket's peer), a number of proxy hops in X-Forwarded-For, or
+   * TRUST_PROXY: which proxies to believe (Express's `trust proxy` semantics), which
+   * decides the client IP the rate limit counts: false (the socket's peer), a number of proxy hops in X-Forwarded-For, or
    * a comma-separated list of trusted proxy addresses/subnets.
    */
   trustProxy: boolean | number | string;

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ReplyError } from 'ioredis';
 
 /** An error with the HTTP status and the message the client should see. */
@@ -12,6 +12,11 @@ export class HttpError extends Error {
 }
 
 export const REDIS_UNAVAILABLE = 'Redis is unavailable; try again in a moment';
+export const NOT_AN_OBJECT = 'request body must be a JSON object like {"author": "...", "text": "..."}';
+export const NOT_JSON = 'Content-Type must be application/json';
+
+/** The largest request body read, in bytes (a message is at most 540 characters). */
+export const MAX_BODY_BYTES = 16 * 1024;
 
 /**
  * Runs a Redis call for a request: any failure (no connection, timeout, an error
@@ -27,52 +32,44 @@ export async function needsRedis<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-export const notFound: RequestHandler = (req, _res, next) => {
-  next(new HttpError(404, `not found: ${req.method} ${req.path}`));
+/** What Fastify's body reading and JSON parsing report, in words a client can act on. */
+const BODY_ERRORS: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'request body is not valid JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: NOT_AN_OBJECT,
+  FST_ERR_CTP_BODY_TOO_LARGE: `request body is larger than ${MAX_BODY_BYTES / 1024} KB`,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: NOT_JSON,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'request body does not match its Content-Length',
 };
 
-export const NOT_AN_OBJECT = 'request body must be a JSON object like {"author": "...", "text": "..."}';
-
-/** express.json (strict) refuses valid JSON that is not an object or array, with a parse error. */
-function isJson(body: string | undefined): boolean {
-  if (body === undefined) return false;
-  try {
-    JSON.parse(body);
-    return true;
-  } catch {
-    return false;
+/** The status and message a client sees for an error; anything unexpected is a bare 500. */
+export function describeError(err: unknown): { status: number; message: string } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message };
+  const e = err as Partial<FastifyError> | undefined;
+  const status = e?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Fastify's own client errors (bad URL, aborted body, ...) carry a safe message.
+    return { status, message: (e?.code && BODY_ERRORS[e.code]) ?? e?.message ?? 'bad request' };
   }
+  return { status: 500, message: 'internal error' };
 }
 
-/** body-parser's error types and what to tell the client. */
-const BODY_ERRORS: Record<string, (err: { limit?: number; body?: string }) => string> = {
-  'entity.parse.failed': (err) => (isJson(err.body) ? NOT_AN_OBJECT : 'request body is not valid JSON'),
-  'entity.too.large': (err) => `request body is larger than ${Math.round((err.limit ?? 0) / 1024)} KB`,
-  'encoding.unsupported': () => 'unsupported content encoding',
-  'charset.unsupported': () => 'unsupported charset; send UTF-8 JSON',
-  'request.aborted': () => 'request aborted',
-};
+/** What the request log should say about an error: a 503's Redis cause in one line (an outage produces many), a 5xx with its stack. */
+export function errorForLog(err: unknown, status: number): unknown {
+  if (status === 503) {
+    const e = err as Error;
+    return { message: String((e.cause as Error | undefined)?.message ?? e.message) };
+  }
+  return status >= 500 ? err : undefined;
+}
+
+/** Unknown paths and methods: 404 as JSON, like every other error. */
+export function notFound(request: FastifyRequest): never {
+  throw new HttpError(404, `not found: ${request.method} ${request.url.split('?')[0]}`);
+}
 
 /** The one place errors become responses: always JSON `{ "error": "..." }`. */
-export function errorHandler(): ErrorRequestHandler {
-  return (err, _req, res, _next) => {
-    let status = 500;
-    let message = 'internal error';
-    if (err instanceof HttpError) {
-      status = err.status;
-      message = err.message;
-    } else if (err && typeof err.type === 'string' && BODY_ERRORS[err.type] && typeof err.status === 'number') {
-      status = err.status;
-      message = BODY_ERRORS[err.type](err);
-    }
-    // pino-http logs the request once, with this error: a 503's Redis cause in one line
-    // (an outage produces many), anything else with its stack.
-    if (status === 503) (res as { err?: unknown }).err = { message: String((err.cause as Error | undefined)?.message ?? err.message) };
-    else if (status >= 500) (res as { err?: unknown }).err = err;
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    res.status(status).json({ error: message });
-  };
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const { status, message } = describeError(err);
+  request.failure = errorForLog(err, status);
+  void reply.code(status).send({ error: message });
 }

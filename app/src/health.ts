@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { LiveFeed } from './live-feed';
 import type { Metrics } from './metrics';
@@ -19,12 +19,10 @@ export interface HealthDeps {
  * - /readyz (readiness): 200 only while Redis answers PING and the live feed is
  *   subscribed, so the load balancer sends browsers only to replicas that work.
  */
-export function healthRouter({ redis, feed, metrics, stopping }: HealthDeps): Router {
-  const router = Router();
-  router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  router.get('/readyz', async (_req, res) => {
+export function healthRoutes(app: FastifyInstance, { redis, feed, metrics, stopping }: HealthDeps): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
     let reason: string | undefined;
     if (stopping()) reason = 'shutting down';
     else if (!isReady(redis)) reason = 'redis: not connected';
@@ -36,11 +34,9 @@ export function healthRouter({ redis, feed, metrics, stopping }: HealthDeps): Ro
         reason = `redis: ${(err as Error).message}`;
       }
     }
-    if (reason) res.status(503).json({ status: 'unavailable', error: reason });
-    else res.json({ status: 'ready' });
+    if (reason) return reply.code(503).send({ status: 'unavailable', error: reason });
+    return { status: 'ready' };
   });
-  router.get('/metrics', async (_req, res) => {
-    res.type(metrics.contentType).send(await metrics.text());
-  });
-  return router;
+
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
 }

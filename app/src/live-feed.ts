@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import { parseMessage } from './chat-store';
 import type { Logger } from './logger';
@@ -32,7 +32,7 @@ export interface LiveFeedOptions {
 const MAX_BUFFERED_BYTES = 1 << 20;
 
 export class LiveFeed {
-  private readonly streams = new Set<Response>();
+  private readonly streams = new Set<ServerResponse>();
   private subscribed = false;
   private closed = false;
   private heartbeat?: NodeJS.Timeout;
@@ -62,8 +62,8 @@ export class LiveFeed {
   }
 
   /** Turns the response into an event stream. The caller checks `live` first. */
-  attach(req: Request, res: Response): void {
-    res.status(200).set({
+  attach(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',

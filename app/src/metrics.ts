@@ -1,4 +1,3 @@
-import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -56,22 +55,11 @@ export class Metrics {
     });
   }
 
-  /** Counts and times every response, labelled by route pattern (not raw URL, to bound cardinality). */
-  middleware(): RequestHandler {
-    return (req, res, next) => {
-      const end = this.duration.startTimer();
-      res.once('close', () => {
-        const route = req.route?.path
-          ? `${req.baseUrl}${String(req.route.path)}`
-          : res.statusCode === 404
-            ? '(unmatched)'
-            : '(static)';
-        const labels = { method: req.method, route, status: String(res.statusCode) };
-        this.requests.inc(labels);
-        end(labels);
-      });
-      next();
-    };
+  /** Counts and times one response; `route` is the route pattern, not the raw URL, to bound cardinality. */
+  observe(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.requests.inc(labels);
+    this.duration.observe(labels, seconds);
   }
 
   text(): Promise<string> {

@@ -1,8 +1,7 @@
-import express, { Router, type RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import type { FastifyInstance, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ChatStore } from './chat-store';
-import { HttpError, REDIS_UNAVAILABLE, needsRedis } from './errors';
+import { HttpError, MAX_BODY_BYTES, NOT_JSON, REDIS_UNAVAILABLE, needsRedis } from './errors';
 import type { LiveFeed } from './live-feed';
 import type { Metrics } from './metrics';
 import { isReady } from './redis';
@@ -16,66 +15,65 @@ export interface ApiDeps {
   metrics: Metrics;
   replicaName: string;
   rateLimitPerMin: number;
+  /** Records a live-feed stream when it closes (Fastify does not see hijacked replies finish). */
+  streamClosed(request: FastifyRequest, status: number, elapsedMs: number): void;
 }
 
-export const MAX_BODY = '16kb';
-
-/** 415 unless the body is declared JSON (checked before reading it). */
-const requireJson: RequestHandler = (req, _res, next) => {
-  next(req.is('application/json') ? undefined : new HttpError(415, 'Content-Type must be application/json'));
-};
+/** 415 unless the body is declared JSON, checked before a byte of it is read. */
+async function requireJson(request: FastifyRequest): Promise<void> {
+  const type = request.headers['content-type']?.split(';')[0].trim().toLowerCase();
+  if (type !== 'application/json') throw new HttpError(415, NOT_JSON);
+}
 
 /**
- * Posts per minute per client IP (req.ip, so behind a proxy it depends on TRUST_PROXY),
- * in this replica's memory. Behind a load balancer that spreads connections over N
- * replicas a client gets up to N times the limit; the limit is there to stop a
- * runaway script, not to meter anyone exactly.
+ * Posts per minute per client IP (request.ip, so behind a proxy it depends on
+ * TRUST_PROXY), in this replica's memory (@fastify/rate-limit, registered in app.ts).
+ * Behind a load balancer that spreads connections over N replicas a client gets up to
+ * N times the limit; the limit is there to stop a runaway script, not to meter anyone exactly.
  */
-function postLimiter(perMinute: number): RequestHandler {
-  if (perMinute === 0) return (_req, _res, next) => next();
-  return rateLimit({
-    windowMs: 60_000,
-    limit: perMinute,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    // Which client address counts is TRUST_PROXY's decision (README); no console warnings about it.
-    validate: { xForwardedForHeader: false, trustProxy: false },
-    handler: (_req, _res, next) =>
-      next(new HttpError(429, `too many messages: at most ${perMinute} per minute; try again shortly`)),
-  });
+function postLimit(perMinute: number): RouteShorthandOptions['config'] {
+  if (perMinute === 0) return {};
+  return {
+    rateLimit: {
+      max: perMinute,
+      timeWindow: 60_000,
+      errorResponseBuilder: () => new HttpError(429, `too many messages: at most ${perMinute} per minute; try again shortly`),
+    },
+  };
 }
 
-/** The chat API. Full paths here (mounted at the root) so metrics label routes as clients see them. */
-export function apiRouter(deps: ApiDeps): Router {
-  const { store, redis, feed, metrics, replicaName } = deps;
-  const router = Router();
+/** The chat API. */
+export function apiRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const { store, redis, feed, replicaName } = deps;
 
-  router.get('/api/messages', async (req, res) => {
-    const limit = parseLimit(req.query.limit, store.historyLimit);
+  app.get<{ Querystring: { limit?: unknown } }>('/api/messages', async (request) => {
+    const limit = parseLimit(request.query.limit, store.historyLimit);
     const messages = await needsRedis(() => store.recent(limit));
-    res.json({ messages });
+    return { messages };
   });
 
-  router.post(
+  app.post(
     '/api/messages',
-    postLimiter(deps.rateLimitPerMin),
-    requireJson,
-    express.json({ limit: MAX_BODY, strict: true }),
-    async (req, res) => {
-      const input = parseNewMessage(req.body);
+    { bodyLimit: MAX_BODY_BYTES, onRequest: requireJson, config: postLimit(deps.rateLimitPerMin) },
+    async (request, reply) => {
+      const input = parseNewMessage(request.body);
       const message = await needsRedis(() => store.append(input, replicaName));
-      metrics.messagesStored.inc();
-      res.status(201).json(message);
+      deps.metrics.messagesStored.inc();
+      return reply.code(201).send(message);
     },
   );
 
-  router.get('/api/events', (req, res) => {
+  app.get('/api/events', (request, reply) => {
     if (!feed.live) throw new HttpError(503, REDIS_UNAVAILABLE);
-    feed.attach(req, res);
+    // The stream outlives the handler: the live feed writes to the raw response from now on.
+    reply.hijack();
+    feed.attach(request.raw, reply.raw);
+    const opened = performance.now();
+    reply.raw.once('close', () => deps.streamClosed(request, reply.raw.statusCode, performance.now() - opened));
   });
 
   // Always 200: the page shows what this replica sees, including "Redis is down".
-  router.get('/api/status', async (_req, res) => {
+  app.get('/api/status', async () => {
     const redisStatus = {
       connected: false,
       persistence: null as 'memory' | 'aof' | null,
@@ -91,8 +89,6 @@ export function apiRouter(deps: ApiDeps): Router {
         // Lost between the check and the reply: report it as down.
       }
     }
-    res.json({ replica: replicaName, historyLimit: store.historyLimit, redis: redisStatus });
+    return { replica: replicaName, historyLimit: store.historyLimit, redis: redisStatus };
   });
-
-  return router;
 }

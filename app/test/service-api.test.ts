@@ -29,6 +29,17 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
     expect(stored.map((s) => JSON.parse(s))).toEqual([res.json]);
   });
 
+  it('drops a "__proto__" key like any other unknown field', async () => {
+    const res = await httpRequest(`${svc.url}/api/messages`, {
+      method: 'POST',
+      body: '{"author":"a","text":"hi","__proto__":{"admin":true}}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(201);
+    const [stored] = (await redis.client.lrange(HISTORY_KEY, 0, -1)).map((x) => JSON.parse(x));
+    expect(Object.keys(stored).sort()).toEqual(['at', 'author', 'id', 'replica', 'text']);
+  });
+
   it('GET /api/messages returns {messages}, oldest first, limited by ?limit and by HISTORY_LIMIT', async () => {
     for (let i = 1; i <= 7; i++) expect((await post(svc.url, { author: 'a', text: `m${i}` })).status).toBe(201);
     const all = await httpRequest(`${svc.url}/api/messages`);
@@ -99,9 +110,21 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
       expect(res.body).toMatch(/^chat_messages_stored_total\{replica="replica-a"\} [1-9]/m);
       expect(res.body).toMatch(/^chat_live_feed_clients\{replica="replica-a"\} 1$/m);
       expect(res.body).toMatch(/^chat_redis_connected\{replica="replica-a"\} 1$/m);
+      // The stream is a response like any other, for headers too.
+      expect(sse.headers['x-replica']).toBe('replica-a');
+      expect(sse.headers['content-security-policy']).toContain("default-src 'self'");
     } finally {
       sse.close();
     }
+    // A live-feed stream is counted once it ends, under its route.
+    const streams = /^http_requests_total\{method="GET",route="\/api\/events",status="200",replica="replica-a"\} [1-9]/m;
+    const until = Date.now() + 5000;
+    let body = '';
+    while (!streams.test(body) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50));
+      body = (await httpRequest(`${svc.url}/metrics`)).body;
+    }
+    expect(body).toMatch(streams);
   });
 
   it('serves the page with a CSP that allows no inline script', async () => {

@@ -41,6 +41,7 @@ describe('chat service rejects bad input', () => {
     ['a JSON string', { body: '"hello"' }, 400, /request body must be a JSON object/],
     ['JSON null', { body: 'null' }, 400, /request body must be a JSON object/],
     ['invalid JSON', { body: '{"author":"a","text":' }, 400, /^request body is not valid JSON$/],
+    ['an empty body declared JSON', { body: '' }, 400, /request body must be a JSON object/],
     ['a body over 16 KB', { body: JSON.stringify({ author: 'a', text: 'x'.repeat(17 * 1024) }) }, 413, /^request body is larger than 16 KB$/],
     ['text/plain', { body: '{"author":"a","text":"hi"}', headers: { 'content-type': 'text/plain' } }, 415, /^Content-Type must be application\/json$/],
     ['a form post', { body: 'author=a&text=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, /Content-Type must be application\/json/],
