@@ -107,7 +107,8 @@ export class LiveFeed {
   };
 
   private readonly onMessage = (channel: string, json: string): void => {
-    if (channel !== this.opts.channel) return;
+    // Every replica hears every message; most have no browser to pass it to.
+    if (channel !== this.opts.channel || this.streams.size === 0) return;
     const message = parseMessage(json);
     if (!message) {
       this.log.warn({ channel }, 'ignored a published value that is not a chat message');
