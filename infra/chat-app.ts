@@ -130,6 +130,7 @@ export class ChatApp extends pulumi.ComponentResource {
                   },
                   resources: {
                     requests: { cpu: '50m', memory: '96Mi' },
+                    // 256 Mi: the replica's V8 old-space limit (app/src/node-flags.ts) plus room for the rest of the process.
                     limits: { cpu: '500m', memory: '256Mi' },
                   },
                   // The image runs `node` directly and writes nothing to disk.

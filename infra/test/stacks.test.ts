@@ -3,6 +3,7 @@
  * real stack files: what would be created, with which names, and how it is configured.
  */
 import { loadConfig as loadServiceConfig } from '../../app/src/config';
+import { MAX_OLD_SPACE_MB } from '../../app/src/node-flags';
 import { loadConfig } from '../config';
 import { redisPlan } from '../persistence';
 import { createStack } from '../stack';
@@ -194,6 +195,14 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     );
     const cfg = loadServiceConfig(env);
     expect(cfg).toMatchObject({ port: 8080, redisUrl: 'redis://redis-service:6379', historyLimit: 100, trustProxy: 1 });
+  });
+
+  it("sizes the chat container's memory limit above the replica's V8 heap limit, with room for the rest of the process", () => {
+    const c = container(r().one(T.deployment, 'chat-app-deployment'), 'chat');
+    const mi = /^(\d+)Mi$/.exec(c.resources.limits.memory);
+    expect(mi).not.toBeNull();
+    // Node's code, buffers and the 2 × 8 MB young generation live outside the old-space limit.
+    expect(Number(mi![1]) - MAX_OLD_SPACE_MB).toBeGreaterThanOrEqual(64);
   });
 
   it('spreads chat replicas across nodes and limits voluntary disruption to one', () => {
