@@ -73,6 +73,10 @@ export async function startStack(opts: StartOptions): Promise<BenchStack> {
       ...opts.env,
       ...(opts.profileDir ? { BENCH_PROFILE_DIR: opts.profileDir, BENCH_PROFILE_MAIN: PROGRAMS[opts.program] } : {}),
     },
+    // Replica log lines go to a file, as a container runtime captures a pod's stdout:
+    // relayed through the cluster primary and this process (the load generator), they
+    // would cost the service CPU that a pod does not spend (unless --verbose asks for them).
+    replicaLogFile: opts.verbose ? undefined : path.join(dataDir, 'replicas.log'),
     log: (line) => {
       tail.push(line);
       if (tail.length > 40) tail.shift();

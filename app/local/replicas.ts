@@ -8,10 +8,11 @@
  * It runs as its own process, started by LocalStack with an IPC channel, so that
  * jest, the experiment and the benchmarks never become a cluster primary themselves.
  * It reports to its parent over IPC (ReplicasMessage) and writes each worker's
- * output to stdout as `[replica-N] <line>`. SIGTERM, or its parent going away,
+ * output to stdout as `[replica-N] <line>` (or lets them write to a log file). SIGTERM, or its parent going away,
  * makes it SIGTERM every replica (the pods' graceful shutdown) and exit.
  */
 import cluster, { type Worker } from 'node:cluster';
+import fs from 'node:fs';
 import { onLines } from './processes';
 import { SERVICE_NODE_FLAGS } from '../src/node-flags';
 
@@ -21,6 +22,12 @@ export interface ReplicasConfig {
   replicas: number;
   /** Env for every replica; REPLICA_NAME is added per replica. */
   env: Record<string, string>;
+  /**
+   * Replicas append their output straight to this file, as a container runtime
+   * captures a pod's stdout, instead of through this process as `[replica-N] <line>`
+   * (the benchmarks use it: relaying every request's log line costs CPU a pod does not pay).
+   */
+  logFile?: string;
 }
 
 /** Passed from LocalStack in this environment variable, as JSON. */
@@ -57,6 +64,15 @@ function readable(line: string): string {
   return line;
 }
 
+/** The end of a log file (all replicas' lines, interleaved). */
+function lastLines(file: string): string[] {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-8);
+  } catch {
+    return [];
+  }
+}
+
 function main(): void {
   const config = JSON.parse(process.env[REPLICAS_CONFIG_ENV] ?? 'null') as ReplicasConfig | null;
   if (!config) {
@@ -71,7 +87,12 @@ function main(): void {
 
   // Round-robin in the primary on every platform (Windows defaults to OS scheduling).
   cluster.schedulingPolicy = cluster.SCHED_RR;
-  cluster.setupPrimary({ exec: config.main, execArgv: [...SERVICE_NODE_FLAGS], silent: true });
+  const logFd = config.logFile === undefined ? undefined : fs.openSync(config.logFile, 'a');
+  cluster.setupPrimary({
+    exec: config.main,
+    execArgv: [...SERVICE_NODE_FLAGS],
+    ...(logFd === undefined ? { silent: true } : { stdio: ['ignore', logFd, logFd, 'ipc'] }),
+  });
 
   const slots: Slot[] = Array.from({ length: config.replicas }, (_, i) => ({
     name: `replica-${i + 1}`,
@@ -95,8 +116,10 @@ function main(): void {
       if (slot.tail.length > 20) slot.tail.shift();
       process.stdout.write(`[${slot.name}] ${line}\n`);
     };
-    onLines(worker.process.stdout!, relay);
-    onLines(worker.process.stderr!, relay);
+    if (logFd === undefined) {
+      onLines(worker.process.stdout!, relay);
+      onLines(worker.process.stderr!, relay);
+    }
     worker.on('listening', () => {
       slot.listening = true;
       send({ type: 'listening', replica: slot.name, pid: worker.process.pid! });
@@ -113,7 +136,7 @@ function main(): void {
         // Failing on its own before it ever served (bad config, port taken, missing
         // build): a restart would fail the same way, so report it instead of looping.
         // (Killed by a signal from outside, it is simply replaced, as below.)
-        const why = slot.tail.slice(-8).map(readable).join('\n');
+        const why = (config.logFile === undefined ? slot.tail : lastLines(config.logFile)).slice(-8).map(readable).join('\n');
         shutdown(1, `${slot.name} exited (code ${code}, signal ${signal}) before listening${why ? `:\n${why}` : ''}`);
         return;
       }

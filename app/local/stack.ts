@@ -39,6 +39,8 @@ export interface LocalStackOptions {
   env?: Record<string, string>;
   /** Where progress and log lines go (default: nothing). Lines start with [stack], [redis] or [replica-N]. */
   log?: (line: string) => void;
+  /** Replicas append their log lines to this file instead of passing them to `log` (see ReplicasConfig.logFile). */
+  replicaLogFile?: string;
 }
 
 export class LocalStackError extends Error {}
@@ -253,6 +255,7 @@ export class LocalStack {
         HISTORY_LIMIT: String(this.config.historyLimit),
         ...this.opts.env,
       },
+      logFile: this.opts.replicaLogFile,
     };
     const primary = spawn(process.execPath, [replicasJs], {
       cwd: this.root,
