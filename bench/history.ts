@@ -1,16 +1,43 @@
 import type { LocalStack } from '../app/local/stack';
 import { fillHistory, historyLength } from './fill';
-import { runLoad, warmUp, type LoadResult } from './load';
+import { ms, runLoad, warmUp, type LoadResult } from './load';
 
 /**
  * GET history latency as the number of messages ever written grows: write up to each
  * step (10, 1 000, 100 000) through ChatStore's transaction shape, trimmed to the
  * stack's history limit, then load GET /api/messages (no limit: the history limit, as the page asks) with
- * autocannon. The cap keeps the list at the limit, so the latency should stay flat.
+ * autocannon, in a few back-to-back rounds. The cap keeps the list at the limit, so the latency should stay flat.
  */
 export interface HistoryStep extends LoadResult {
   written: number;
   listLength: number;
+  /** Each round's p99; p99Ms and p50Ms above are the medians over rounds. */
+  roundP99Ms: number[];
+}
+
+/** Rounds of one step as one row: totals added up, percentiles the medians of the rounds'. */
+function overRounds(rounds: LoadResult[]): LoadResult & { roundP99Ms: number[] } {
+  const sum = (f: (r: LoadResult) => number) => rounds.reduce((n, r) => n + f(r), 0);
+  const seconds = sum((r) => r.durationSec);
+  return {
+    connections: rounds[0].connections,
+    durationSec: ms(seconds),
+    rps: Math.round(sum((r) => r.ok) / seconds),
+    p50Ms: median(rounds.map((r) => r.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
+    maxMs: Math.max(...rounds.map((r) => r.maxMs)),
+    ok: sum((r) => r.ok),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    roundP99Ms: rounds.map((r) => r.p99Ms),
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : ms((s[mid - 1] + s[mid]) / 2);
 }
 
 export async function measureHistory(
@@ -19,6 +46,12 @@ export async function measureHistory(
   opts: {
     steps: number[];
     connections: number;
+    /**
+     * Rounds of durationSec per step. A single window's p99 swings by half either way
+     * with whichever GC pauses and neighbours land in it; the median of a few rounds is
+     * what can be compared from step to step.
+     */
+    rounds: number;
     durationSec: number;
     warmupSec: number;
     /** A longer warm-up before the first step (on the empty list), for a freshly started stack. */
@@ -44,7 +77,9 @@ export async function measureHistory(
     const listLength = await historyLength(stack.redis.url);
     opts.onProgress?.(`history: GET after ${target.toLocaleString('en')} written (${opts.connections} connections)`);
     await warmUp(spec(opts.durationSec), opts.warmupSec);
-    out.push({ written, listLength, ...(await runLoad(spec(opts.durationSec))) });
+    const rounds: LoadResult[] = [];
+    for (let i = 0; i < opts.rounds; i++) rounds.push(await runLoad(spec(opts.durationSec)));
+    out.push({ written, listLength, ...overRounds(rounds) });
   }
   return out;
 }

@@ -169,6 +169,7 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   const history = await measureHistory(service.stack, service.url, {
     steps: plan.historySteps,
     connections: plan.historyConnections,
+    rounds: plan.historyRounds,
     durationSec: plan.historySec,
     warmupSec: plan.warmupSec,
     jitWarmupSec: plan.jitWarmupSec,
