@@ -109,9 +109,17 @@ function brief(line: string): string {
   const m = /^\[(replica-\d+)\] (\{.*\})$/.exec(line);
   if (!m) return line;
   try {
-    const entry = JSON.parse(m[2]) as { level?: number; msg?: string; err?: { message?: string } };
+    const entry = JSON.parse(m[2]) as {
+      level?: number;
+      msg?: string;
+      err?: { message?: string };
+      req?: { method?: string; url?: string };
+      res?: { statusCode?: number };
+    };
     const err = entry.err?.message && entry.err.message !== entry.msg ? ` (${entry.err.message})` : '';
-    return `[${m[1]}] ${LEVELS[entry.level ?? 30] ?? entry.level}: ${entry.msg ?? ''}${err}`;
+    // A request's line says which request and how it ended.
+    const request = entry.req?.method && entry.res?.statusCode ? `: ${entry.req.method} ${entry.req.url} → ${entry.res.statusCode}` : '';
+    return `[${m[1]}] ${LEVELS[entry.level ?? 30] ?? entry.level}: ${entry.msg ?? ''}${request}${err}`;
   } catch {
     return line;
   }

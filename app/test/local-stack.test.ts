@@ -215,6 +215,11 @@ describe('npm start and npm run kill-redis', () => {
     expect(state).toMatchObject({ stack: 'stateful', persistent: true, pid: start.child.pid, port, url, kills: 0 });
 
     await post(url, 'kept on the volume');
+    // Warnings reach the terminal in brief: which request, and how it ended.
+    await httpRequest(`${url}/api/messages`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } });
+    await eventually('the refused post in npm start', () =>
+      start.out.some((l) => /^\[replica-\d\] warn: request completed: POST \/api\/messages → 415$/.test(l)),
+    );
     const kill = run(killRedisJs, ['--data-dir', dataDir]);
     expect(await kill.exit).toBe(0);
     expect(kill.out.join('\n')).toContain('DB loaded from append only file');
