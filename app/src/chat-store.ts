@@ -38,6 +38,8 @@ export class ChatStore {
   readonly historyLimit: number;
   readonly key: string;
   readonly channel: string;
+  /** Stored item → its JSON as served (null: not a message), for recentJson(). */
+  private readonly served = new Map<string, string | null>();
 
   constructor(
     private readonly redis: Redis,
@@ -81,6 +83,34 @@ export class ChatStore {
     return items.map(parseMessage).filter((m): m is ChatMessage => m !== undefined);
   }
 
+  /**
+   * recent() as the JSON text of the array, for serving. A stored item that is exactly
+   * a message (as append() writes them) is passed on as stored, not parsed into an
+   * object and serialized again; anything else is skipped or rebuilt, as recent() does.
+   * Each stored item is checked once: the verdicts on the last items read are kept
+   * (an item's text never changes), since parsing every item of every read was the
+   * biggest cost of a history request.
+   */
+  async recentJson(limit: number = this.historyLimit): Promise<string> {
+    const n = Math.max(1, Math.min(Math.floor(limit), this.historyLimit));
+    const items = await this.redis.lrange(this.key, -n, -1);
+    const parts: string[] = [];
+    for (const item of items) {
+      let json = this.served.get(item);
+      if (json === undefined) {
+        json = servedJson(item) ?? null;
+        this.served.set(item, json);
+      }
+      if (json !== null) parts.push(json);
+    }
+    // Oldest verdicts first out; the list itself only ever drops its oldest items.
+    for (const old of this.served.keys()) {
+      if (this.served.size <= 2 * this.historyLimit) break;
+      this.served.delete(old);
+    }
+    return `[${parts.join(',')}]`;
+  }
+
   /** How many messages Redis holds. */
   count(): Promise<number> {
     return this.redis.llen(this.key);
@@ -89,13 +119,31 @@ export class ChatStore {
 
 /** A message from the list or the channel; undefined for anything that is not one (e.g. written by hand with redis-cli). */
 export function parseMessage(json: string): ChatMessage | undefined {
+  const m = parseJson(json);
+  return isMessage(m) ? normalise(m) : undefined;
+}
+
+/** A stored item as a message's JSON text: as stored when it has exactly a message's fields, else rebuilt; undefined when it is no message. */
+function servedJson(json: string): string | undefined {
+  const m = parseJson(json);
+  if (!isMessage(m)) return undefined;
+  return typeof m.replica === 'string' && Object.keys(m).length === 5 ? json : JSON.stringify(normalise(m));
+}
+
+function parseJson(json: string): unknown {
   try {
-    const m = JSON.parse(json) as Partial<ChatMessage> | null;
-    if (m && typeof m.id === 'string' && typeof m.author === 'string' && typeof m.text === 'string' && typeof m.at === 'string') {
-      return { id: m.id, author: m.author, text: m.text, at: m.at, replica: typeof m.replica === 'string' ? m.replica : '' };
-    }
+    return JSON.parse(json);
   } catch {
-    // not JSON
+    return undefined; // not JSON
   }
-  return undefined;
+}
+
+function isMessage(m: unknown): m is Omit<ChatMessage, 'replica'> & { replica?: unknown } {
+  const x = m as Partial<ChatMessage> | null | undefined;
+  return !!x && typeof x.id === 'string' && typeof x.author === 'string' && typeof x.text === 'string' && typeof x.at === 'string';
+}
+
+/** Only a message's fields; a missing replica reads as ''. */
+function normalise(m: Omit<ChatMessage, 'replica'> & { replica?: unknown }): ChatMessage {
+  return { id: m.id, author: m.author, text: m.text, at: m.at, replica: typeof m.replica === 'string' ? m.replica : '' };
 }

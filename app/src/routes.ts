@@ -46,10 +46,10 @@ function postLimit(perMinute: number): RouteShorthandOptions['config'] {
 export function apiRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const { store, redis, feed, replicaName } = deps;
 
-  app.get<{ Querystring: { limit?: unknown } }>('/api/messages', async (request) => {
+  app.get<{ Querystring: { limit?: unknown } }>('/api/messages', async (request, reply) => {
     const limit = parseLimit(request.query.limit, store.historyLimit);
-    const messages = await needsRedis(() => store.recent(limit));
-    return { messages };
+    const messages = await needsRedis(() => store.recentJson(limit));
+    return reply.type('application/json; charset=utf-8').send(`{"messages":${messages}}`);
   });
 
   app.post(

@@ -62,4 +62,25 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
     expect((await store.recent()).map((m) => m.text)).toEqual(['good']);
     expect(parseMessage('{"id":"x","author":"a","text":"t","at":"now"}')).toEqual({ id: 'x', author: 'a', text: 't', at: 'now', replica: '' });
   });
+
+  it('recentJson() is recent() as JSON text (5 kept here): junk skipped, extra fields dropped, a missing replica filled in', async () => {
+    await store.append({ author: 'a', text: 'as stored' }, 'r');
+    await redis.client.rpush(
+      HISTORY_KEY,
+      '{"id":"x","author":"b","text":"extra","at":"now","replica":"r","admin":true}',
+      '{"id":"y","author":"c","text":"no replica","at":"now"}',
+      '{"id":"z","author":"d","text":"wrong replica","at":"now","replica":7}',
+      '"a string"',
+    );
+    const json = await store.recentJson();
+    expect(JSON.parse(json)).toEqual(await store.recent());
+    expect(JSON.parse(json).map((m: { text: string }) => m.text)).toEqual(['as stored', 'extra', 'no replica', 'wrong replica']);
+    expect(json).not.toContain('admin');
+    // Read again (each item's verdict now remembered) and after the list moved on: the same answers as recent().
+    expect(await store.recentJson()).toBe(json);
+    for (let i = 0; i < 12; i++) await store.append({ author: 'a', text: `later ${i}` }, 'r');
+    await redis.client.rpush(HISTORY_KEY, 'not json');
+    expect(JSON.parse(await store.recentJson())).toEqual(await store.recent());
+    expect(JSON.parse(await store.recentJson(2))).toEqual(await store.recent(2));
+  });
 });
