@@ -55,3 +55,14 @@ export async function historyLength(redisUrl: string): Promise<number> {
     await redis.quit();
   }
 }
+
+/** Empties the history list (the warm-up's messages are not part of any step). */
+export async function clearHistory(redisUrl: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true });
+  await redis.connect();
+  try {
+    await redis.del(HISTORY_KEY);
+  } finally {
+    await redis.quit();
+  }
+}
