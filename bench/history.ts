@@ -40,6 +40,8 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[mid] : ms((s[mid - 1] + s[mid]) / 2);
 }
 
+const WARMUP_CONNECTIONS = 16;
+
 export async function measureHistory(
   stack: LocalStack,
   url: string,
@@ -73,7 +75,8 @@ export async function measureHistory(
   // as the 100 000 step with the same 100 messages in the list.
   opts.onProgress?.(`history: warming the replicas up on a full list (${opts.jitWarmupSec} s)`);
   await fillHistory(stack.redis.url, limit, { trimTo: limit });
-  await warmUp(spec(1), opts.jitWarmupSec);
+  // Under full load, so the replicas' JIT and heap sizing settle before anything counts.
+  await warmUp({ ...spec(1), connections: WARMUP_CONNECTIONS }, opts.jitWarmupSec);
   await clearHistory(stack.redis.url);
   for (const target of opts.steps) {
     opts.onProgress?.(`history: writing ${target.toLocaleString('en')} messages`);
