@@ -1,6 +1,6 @@
 import type { LocalStack } from '../app/local/stack';
 import { clearHistory, fillHistory, historyLength } from './fill';
-import { ms, runLoad, warmUp, type LoadResult } from './load';
+import { ms, percentile, runLoad, warmUp, type LoadResult } from './load';
 
 /**
  * GET history latency as the number of messages ever written grows: write up to each
@@ -34,10 +34,9 @@ function overRounds(rounds: LoadResult[]): LoadResult & { roundP99Ms: number[] }
   };
 }
 
+/** The middle round's figure (rounds are an odd number: 3 or 5). */
 function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : ms((s[mid - 1] + s[mid]) / 2);
+  return ms(percentile([...xs].sort((x, y) => x - y), 50));
 }
 
 const WARMUP_CONNECTIONS = 16;

@@ -78,8 +78,7 @@ export class ChatStore {
 
   /** The last `limit` messages (at most the history limit), oldest first. */
   async recent(limit: number = this.historyLimit): Promise<ChatMessage[]> {
-    const n = Math.max(1, Math.min(Math.floor(limit), this.historyLimit));
-    const items = await this.redis.lrange(this.key, -n, -1);
+    const items = await this.lastItems(limit);
     return items.map(parseMessage).filter((m): m is ChatMessage => m !== undefined);
   }
 
@@ -92,8 +91,7 @@ export class ChatStore {
    * biggest cost of a history request.
    */
   async recentJson(limit: number = this.historyLimit): Promise<string> {
-    const n = Math.max(1, Math.min(Math.floor(limit), this.historyLimit));
-    const items = await this.redis.lrange(this.key, -n, -1);
+    const items = await this.lastItems(limit);
     const parts: string[] = [];
     for (const item of items) {
       let json = this.served.get(item);
@@ -109,6 +107,12 @@ export class ChatStore {
       this.served.delete(old);
     }
     return `[${parts.join(',')}]`;
+  }
+
+  /** The last `limit` stored items (at most the history limit), oldest first, as stored. */
+  private lastItems(limit: number): Promise<string[]> {
+    const n = Math.max(1, Math.min(Math.floor(limit), this.historyLimit));
+    return this.redis.lrange(this.key, -n, -1);
   }
 
   /** How many messages Redis holds. */

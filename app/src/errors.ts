@@ -42,7 +42,7 @@ const BODY_ERRORS: Record<string, string> = {
 };
 
 /** The status and message a client sees for an error; anything unexpected is a bare 500. */
-export function describeError(err: unknown): { status: number; message: string } {
+function describeError(err: unknown): { status: number; message: string } {
   if (err instanceof HttpError) return { status: err.status, message: err.message };
   const e = err as Partial<FastifyError> | undefined;
   const status = e?.statusCode;
@@ -54,7 +54,7 @@ export function describeError(err: unknown): { status: number; message: string }
 }
 
 /** What the request log should say about an error: a 503's Redis cause in one line (an outage produces many), a 5xx with its stack. */
-export function errorForLog(err: unknown, status: number): unknown {
+function errorForLog(err: unknown, status: number): unknown {
   if (status === 503) {
     const e = err as Error;
     return { message: String((e.cause as Error | undefined)?.message ?? e.message) };
