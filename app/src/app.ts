@@ -1,16 +1,14 @@
-import rateLimit from '@fastify/rate-limit';
-import fastifyStatic from '@fastify/static';
+import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ChatStore } from './chat-store';
-import { errorHandler, MAX_BODY_BYTES, notFound } from './errors';
-import { healthRoutes } from './health';
+import { errorHandler, notFound } from './errors';
+import { healthRouter } from './health';
 import type { LiveFeed } from './live-feed';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { responseObserver } from './observe';
-import { apiRoutes } from './routes';
+import { apiRouter } from './routes';
 
 export interface AppDeps {
   store: ChatStore;
@@ -26,31 +24,39 @@ export interface AppDeps {
 }
 
 /**
- * The HTTP application (Fastify): hooks, plugins and routes composed here, and only here.
- * Fastify rather than Express because the framework is most of a POST's cost: Express 5
- * alone took more CPU per request than the whole bare server does (README, "Performance").
+ * The HTTP application (Express 5): middleware composed here, and only here, in the
+ * order a request meets it. Probes come first and carry nothing else (they are polled
+ * every few seconds); the page's static files come last, after the API.
  */
-export function createApp(deps: AppDeps): FastifyInstance {
-  const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
-    // One line per request, written by the response observer below (Fastify's own are two).
-    logController: new LogController({ disableRequestLogging: true }),
-    // Which X-Forwarded-For entries to believe for request.ip (the rate limit's key).
-    trustProxy: trustProxyOption(deps.trustProxy),
-    bodyLimit: MAX_BODY_BYTES,
-    // A message with a "__proto__" key loses that key, like any other unknown field.
-    onProtoPoisoning: 'remove',
-    onConstructorPoisoning: 'remove',
-    // A client must finish sending its request within a minute (slowloris); live-feed
-    // streams are responses, which this does not limit.
-    requestTimeout: 60_000,
-    // Shutdown is ours (service.ts): in-flight keep-alive requests are answered, with Connection: close.
-    return503OnClosing: false,
-  });
-  const observe = responseObserver(deps.metrics);
-  // helmet itself, built once: @fastify/helmet rebuilds it on every request (for
-  // per-route options), which cost 8% of a replica's CPU under load.
-  const securityHeaders = helmet({
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  // Settings named explicitly, since defaults change between majors:
+  app.disable('x-powered-by');
+  // No ETags: the API's answers change with every message, and hashing each body cost
+  // CPU on every response (express.static keeps its own ETags for the page's files).
+  app.set('etag', false);
+  // The API reads one flat `?limit=`; 'simple' (node:querystring) is Express 5's default.
+  app.set('query parser', 'simple');
+  // Which X-Forwarded-For entries to believe for req.ip (the rate limit's key).
+  app.set('trust proxy', deps.trustProxy);
+
+  app.use(healthRouter(deps));
+
+  app.use(responseObserver(deps.metrics, deps.logger));
+  app.use(securityHeaders());
+  app.use(replicaHeader(deps.replicaName, deps.stopping));
+
+  app.use(apiRouter(deps));
+  app.use(express.static(deps.publicDir, { index: 'index.html', maxAge: 0 }));
+
+  app.use(notFound);
+  app.use(errorHandler);
+  return app;
+}
+
+/** helmet, built once (its options are parsed when it is built, not per request). */
+function securityHeaders(): RequestHandler {
+  return helmet({
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -70,34 +76,13 @@ export function createApp(deps: AppDeps): FastifyInstance {
     // Likewise HSTS is meaningless without TLS and would pin a future TLS setup.
     strictTransportSecurity: false,
   });
-
-  // Raw headers, so that live-feed streams (hijacked replies) carry them too.
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.raw.setHeader('X-Replica', deps.replicaName);
-    if (deps.stopping()) reply.raw.setHeader('Connection', 'close');
-    securityHeaders(request.raw, reply.raw, (err) => done(err as Error | undefined));
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    observe(request, reply.statusCode, reply.elapsedTime);
-    done();
-  });
-  app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler(notFound);
-
-  // Limits only the routes that ask for it (POST /api/messages, see routes.ts).
-  app.register(rateLimit, { global: false, enableDraftSpec: true });
-
-  app.register(async (scope) => healthRoutes(scope, deps));
-  app.register(async (scope) => apiRoutes(scope, { ...deps, streamClosed: observe }));
-  app.register(fastifyStatic, { root: deps.publicDir, index: 'index.html', maxAge: 0 });
-  return app;
 }
 
-/**
- * TRUST_PROXY as Express defines it. Fastify reads a bare hop count as "trust nothing"
- * (it cannot check who the peer is); here N means what it means in Express: trust the
- * N hops nearest this server, as behind the DigitalOcean load balancer (one hop).
- */
-function trustProxyOption(value: boolean | number | string): boolean | string | ((addr: string, hop: number) => boolean) {
-  return typeof value === 'number' ? (_addr, hop) => hop < value : value;
+/** Names the replica on every response (handy behind a load balancer), and closes keep-alive connections while stopping. */
+function replicaHeader(replica: string, stopping: () => boolean): RequestHandler {
+  return (_req, res, next) => {
+    res.setHeader('X-Replica', replica);
+    if (stopping()) res.setHeader('Connection', 'close');
+    next();
+  };
 }

@@ -1,5 +1,6 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ReplyError } from 'ioredis';
+import { recordFailure } from './observe';
 
 /** An error with the HTTP status and the message the client should see. */
 export class HttpError extends Error {
@@ -32,29 +33,49 @@ export async function needsRedis<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** What Fastify's body reading and JSON parsing report, in words a client can act on. */
-const BODY_ERRORS: Record<string, string> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: 'request body is not valid JSON',
-  FST_ERR_CTP_EMPTY_JSON_BODY: NOT_AN_OBJECT,
-  FST_ERR_CTP_BODY_TOO_LARGE: `request body is larger than ${MAX_BODY_BYTES / 1024} KB`,
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: NOT_JSON,
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'request body does not match its Content-Length',
+/** What body-parser (express.json) reports, by its error `type`, in words a client can act on. */
+const BODY_ERRORS: Record<string, (err: { body?: string }) => string> = {
+  // strict mode refuses valid JSON that is not an object or array ("hello", null) with a parse error.
+  'entity.parse.failed': (err) => (isJson(err.body) ? NOT_AN_OBJECT : 'request body is not valid JSON'),
+  'entity.too.large': () => `request body is larger than ${MAX_BODY_BYTES / 1024} KB`,
+  'request.size.invalid': () => 'request body does not match its Content-Length',
+  'request.aborted': () => 'request aborted',
+  'encoding.unsupported': () => 'unsupported content encoding',
+  'charset.unsupported': () => 'unsupported charset; send UTF-8 JSON',
 };
 
+function isJson(body: string | undefined): boolean {
+  if (body === undefined) return false;
+  try {
+    JSON.parse(body);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface ClientError {
+  status?: unknown;
+  type?: unknown;
+  body?: string;
+  expose?: unknown;
+  message?: string;
+}
+
 /** The status and message a client sees for an error; anything unexpected is a bare 500. */
-function describeError(err: unknown): { status: number; message: string } {
+export function describeError(err: unknown): { status: number; message: string } {
   if (err instanceof HttpError) return { status: err.status, message: err.message };
-  const e = err as Partial<FastifyError> | undefined;
-  const status = e?.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    // Fastify's own client errors (bad URL, aborted body, ...) carry a safe message.
-    return { status, message: (e?.code && BODY_ERRORS[e.code]) ?? e?.message ?? 'bad request' };
+  const e = (err ?? {}) as ClientError;
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    const known = typeof e.type === 'string' ? BODY_ERRORS[e.type] : undefined;
+    // http-errors marks the messages that are safe to show with `expose`.
+    return { status: e.status, message: known ? known(e) : e.expose === true && e.message ? e.message : 'bad request' };
   }
   return { status: 500, message: 'internal error' };
 }
 
 /** What the request log should say about an error: a 503's Redis cause in one line (an outage produces many), a 5xx with its stack. */
-function errorForLog(err: unknown, status: number): unknown {
+export function errorForLog(err: unknown, status: number): unknown {
   if (status === 503) {
     const e = err as Error;
     return { message: String((e.cause as Error | undefined)?.message ?? e.message) };
@@ -63,13 +84,18 @@ function errorForLog(err: unknown, status: number): unknown {
 }
 
 /** Unknown paths and methods: 404 as JSON, like every other error. */
-export function notFound(request: FastifyRequest): never {
-  throw new HttpError(404, `not found: ${request.method} ${request.url.split('?')[0]}`);
-}
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new HttpError(404, `not found: ${req.method} ${req.path}`));
+};
 
 /** The one place errors become responses: always JSON `{ "error": "..." }`. */
-export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+export const errorHandler: ErrorRequestHandler = (err, _req, res, _next) => {
   const { status, message } = describeError(err);
-  request.failure = errorForLog(err, status);
-  void reply.code(status).send({ error: message });
-}
+  recordFailure(res, errorForLog(err, status));
+  if (res.headersSent) {
+    // A stream that failed mid-way cannot change its status: cut it.
+    res.destroy();
+    return;
+  }
+  res.status(status).json({ error: message });
+};

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import { Router } from 'express';
 import type { Redis } from 'ioredis';
 import type { LiveFeed } from './live-feed';
 import type { Metrics } from './metrics';
@@ -13,16 +13,20 @@ export interface HealthDeps {
 }
 
 /**
- * Probes and metrics.
+ * Probes and metrics, mounted before any other middleware (app.ts): they are polled
+ * every few seconds and need no logging, security headers or body parsing.
  * - /healthz (liveness): 200 while the process can answer; a Redis outage must not
  *   make Kubernetes restart healthy replicas.
  * - /readyz (readiness): 200 only while Redis answers PING and the live feed is
  *   subscribed, so the load balancer sends browsers only to replicas that work.
  */
-export function healthRoutes(app: FastifyInstance, { redis, feed, metrics, stopping }: HealthDeps): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+export function healthRouter({ redis, feed, metrics, stopping }: HealthDeps): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
 
-  app.get('/readyz', async (_request, reply) => {
+  router.get('/readyz', async (_req, res) => {
     let reason: string | undefined;
     if (stopping()) reason = 'shutting down';
     else if (!isReady(redis)) reason = 'redis: not connected';
@@ -34,9 +38,12 @@ export function healthRoutes(app: FastifyInstance, { redis, feed, metrics, stopp
         reason = `redis: ${(err as Error).message}`;
       }
     }
-    if (reason) return reply.code(503).send({ status: 'unavailable', error: reason });
-    return { status: 'ready' };
+    if (reason) res.status(503).json({ status: 'unavailable', error: reason });
+    else res.json({ status: 'ready' });
   });
 
-  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+  router.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.text());
+  });
+  return router;
 }

@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyRequest, RouteShorthandOptions } from 'fastify';
+import express, { Router, type RequestHandler } from 'express';
+import { rateLimit } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import type { ChatStore } from './chat-store';
-import { HttpError, MAX_BODY_BYTES, NOT_JSON, REDIS_UNAVAILABLE, needsRedis } from './errors';
+import { HttpError, MAX_BODY_BYTES, NOT_AN_OBJECT, NOT_JSON, REDIS_UNAVAILABLE, needsRedis } from './errors';
 import type { LiveFeed } from './live-feed';
 import type { Metrics } from './metrics';
 import { isReady } from './redis';
@@ -15,65 +16,70 @@ export interface ApiDeps {
   metrics: Metrics;
   replicaName: string;
   rateLimitPerMin: number;
-  /** Records a live-feed stream when it closes (Fastify does not see hijacked replies finish). */
-  streamClosed(request: FastifyRequest, status: number, elapsedMs: number): void;
-}
-
-/** 415 unless the body is declared JSON, checked before a byte of it is read. */
-async function requireJson(request: FastifyRequest): Promise<void> {
-  const type = request.headers['content-type']?.split(';')[0].trim().toLowerCase();
-  if (type !== 'application/json') throw new HttpError(415, NOT_JSON);
 }
 
 /**
- * Posts per minute per client IP (request.ip, so behind a proxy it depends on
- * TRUST_PROXY), in this replica's memory (@fastify/rate-limit, registered in app.ts).
- * Behind a load balancer that spreads connections over N replicas a client gets up to
- * N times the limit; the limit is there to stop a runaway script, not to meter anyone exactly.
+ * 415 unless the body is declared JSON, checked before a byte of it is read; an empty
+ * body is not a message (body-parser would read it as `{}`).
  */
-function postLimit(perMinute: number): RouteShorthandOptions['config'] {
-  if (perMinute === 0) return {};
-  return {
-    rateLimit: {
-      max: perMinute,
-      timeWindow: 60_000,
-      errorResponseBuilder: () => new HttpError(429, `too many messages: at most ${perMinute} per minute; try again shortly`),
-    },
-  };
+const requireJson: RequestHandler = (req, _res, next) => {
+  const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
+  if (type !== 'application/json') next(new HttpError(415, NOT_JSON));
+  else if (req.headers['content-length'] === '0') next(new HttpError(400, NOT_AN_OBJECT));
+  else next();
+};
+
+/** body-parser's JSON reader: objects and arrays only (strict), at most 16 KB, declared JSON only. */
+const readJson = express.json({ limit: MAX_BODY_BYTES, strict: true, type: 'application/json' });
+
+/**
+ * Posts per minute per client IP (req.ip, so behind a proxy it depends on TRUST_PROXY),
+ * in this replica's memory. Behind a load balancer that spreads connections over N
+ * replicas a client gets up to N times the limit; the limit is there to stop a
+ * runaway script, not to meter anyone exactly.
+ */
+function postLimit(perMinute: number): RequestHandler {
+  if (perMinute === 0) return (_req, _res, next) => next();
+  return rateLimit({
+    windowMs: 60_000,
+    limit: perMinute,
+    // RateLimit and RateLimit-Policy headers (IETF draft 8), and Retry-After on a 429.
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    // express-rate-limit 8's default, named: IPv6 clients are counted per /56.
+    ipv6Subnet: 56,
+    // Which client address counts is TRUST_PROXY's decision (README); no console warnings about it.
+    validate: { xForwardedForHeader: false, trustProxy: false },
+    handler: (_req, _res, next) => next(new HttpError(429, `too many messages: at most ${perMinute} per minute; try again shortly`)),
+  });
 }
 
-/** The chat API. */
-export function apiRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const { store, redis, feed, replicaName } = deps;
+/** The chat API. Full paths here (mounted at the root) so metrics label routes as clients see them. */
+export function apiRouter(deps: ApiDeps): Router {
+  const { store, redis, feed, metrics, replicaName } = deps;
+  const router = Router();
 
-  app.get<{ Querystring: { limit?: unknown } }>('/api/messages', async (request, reply) => {
-    const limit = parseLimit(request.query.limit, store.historyLimit);
+  router.get('/api/messages', async (req, res) => {
+    const limit = parseLimit(req.query.limit, store.historyLimit);
     const messages = await needsRedis(() => store.recentJson(limit));
-    return reply.type('application/json; charset=utf-8').send(`{"messages":${messages}}`);
+    res.type('application/json; charset=utf-8').send(`{"messages":${messages}}`);
   });
 
-  app.post(
-    '/api/messages',
-    { bodyLimit: MAX_BODY_BYTES, onRequest: requireJson, config: postLimit(deps.rateLimitPerMin) },
-    async (request, reply) => {
-      const input = parseNewMessage(request.body);
-      const message = await needsRedis(() => store.append(input, replicaName));
-      deps.metrics.messagesStored.inc();
-      return reply.code(201).send(message);
-    },
-  );
+  router.post('/api/messages', postLimit(deps.rateLimitPerMin), requireJson, readJson, async (req, res) => {
+    const input = parseNewMessage(req.body);
+    const message = await needsRedis(() => store.append(input, replicaName));
+    metrics.messagesStored.inc();
+    res.status(201).json(message);
+  });
 
-  app.get('/api/events', (request, reply) => {
+  router.get('/api/events', (req, res) => {
     if (!feed.live) throw new HttpError(503, REDIS_UNAVAILABLE);
-    // The stream outlives the handler: the live feed writes to the raw response from now on.
-    reply.hijack();
-    feed.attach(request.raw, reply.raw);
-    const opened = performance.now();
-    reply.raw.once('close', () => deps.streamClosed(request, reply.raw.statusCode, performance.now() - opened));
+    // From here the live feed writes to the response; it is recorded when it closes.
+    feed.attach(req, res);
   });
 
   // Always 200: the page shows what this replica sees, including "Redis is down".
-  app.get('/api/status', async () => {
+  router.get('/api/status', async (_req, res) => {
     const redisStatus = {
       connected: false,
       persistence: null as 'memory' | 'aof' | null,
@@ -89,6 +95,8 @@ export function apiRoutes(app: FastifyInstance, deps: ApiDeps): void {
         // Lost between the check and the reply: report it as down.
       }
     }
-    return { replica: replicaName, historyLimit: store.historyLimit, redis: redisStatus };
+    res.json({ replica: replicaName, historyLimit: store.historyLimit, redis: redisStatus });
   });
+
+  return router;
 }

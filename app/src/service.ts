@@ -1,3 +1,4 @@
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app';
 import { ChatStore, MESSAGES_CHANNEL } from './chat-store';
@@ -68,15 +69,25 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
   await waitUntil(() => isReady(redis) && feed.live, opts.redisWaitMs ?? 3000);
   if (!isReady(redis)) logger.warn({ redisUrl: redactUrl(config.redisUrl) }, 'Redis is not reachable yet; serving 503 until it is');
 
+  const server = http.createServer(app);
+  // A client must finish sending its request within a minute (slowloris); live-feed
+  // streams are responses, which this does not limit. (Node's own default is 5 minutes.)
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 60_000;
   try {
-    await app.listen({ port: config.port, host: config.host });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   } catch (err) {
     feed.close();
-    await Promise.all([app.close(), closeRedis(redis), closeRedis(subscriber)]);
+    await Promise.all([closeRedis(redis), closeRedis(subscriber)]);
     throw err;
   }
 
-  const server = app.server;
   const port = (server.address() as AddressInfo).port;
   const url = `http://${urlHost(config.host)}:${port}`;
   logger.info({ url, host: config.host, port, redisUrl: redactUrl(config.redisUrl), historyLimit: config.historyLimit }, 'chat replica listening');
@@ -85,9 +96,11 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
   const close = () =>
     (closing ??= (async () => {
       stopping = true;
+      // Stop listening; close() resolves once the requests in flight are answered.
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       feed.close();
-      // Stops listening, closes idle keep-alive connections, waits for requests in flight.
-      const drained = app.close();
+      // Keep-alive connections with no request in flight would hold close() open.
+      server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, opts.drainMs ?? 8000)));
       await Promise.race([drained, deadline]);
