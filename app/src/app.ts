@@ -19,6 +19,8 @@ export interface AppDeps {
   replicaName: string;
   rateLimitPerMin: number;
   trustProxy: boolean | number | string;
+  /** Browsers reach the chat only over HTTPS (HTTPS_ONLY). */
+  httpsOnly: boolean;
   publicDir: string;
   stopping(): boolean;
 }
@@ -43,7 +45,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRouter(deps));
 
   app.use(responseObserver(deps.metrics, deps.logger));
-  app.use(securityHeaders());
+  app.use(securityHeaders(deps.httpsOnly));
   app.use(replicaHeader(deps.replicaName, deps.stopping));
 
   app.use(apiRouter(deps));
@@ -54,8 +56,13 @@ export function createApp(deps: AppDeps): Express {
   return app;
 }
 
-/** helmet, built once (its options are parsed when it is built, not per request). */
-function securityHeaders(): RequestHandler {
+/**
+ * helmet, built once (its options are parsed when it is built, not per request).
+ * HSTS and upgrade-insecure-requests only behind HTTPS: on the plain-HTTP load balancer
+ * (no chat:domain) upgrading the page's requests would break it, and HSTS would pin a
+ * TLS setup that does not exist.
+ */
+function securityHeaders(httpsOnly: boolean): RequestHandler {
   return helmet({
     contentSecurityPolicy: {
       useDefaults: false,
@@ -69,12 +76,12 @@ function securityHeaders(): RequestHandler {
         baseUri: ["'self'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
-        // No upgrade-insecure-requests: the load balancer serves plain HTTP on port 80,
-        // and upgrading the page's requests to https would break it.
+        ...(httpsOnly ? { upgradeInsecureRequests: [] } : {}),
       },
     },
-    // Likewise HSTS is meaningless without TLS and would pin a future TLS setup.
-    strictTransportSecurity: false,
+    // One year (helmet's own default, named); only this name, since the program owns no
+    // other name in the zone; no preload list, which is hard to leave.
+    strictTransportSecurity: httpsOnly ? { maxAge: 365 * 24 * 60 * 60, includeSubDomains: false, preload: false } : false,
   });
 }
 

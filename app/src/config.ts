@@ -29,6 +29,12 @@ export interface ServiceConfig {
    * a comma-separated list of trusted proxy addresses/subnets.
    */
   trustProxy: boolean | number | string;
+  /**
+   * HTTPS_ONLY: true when browsers reach the chat only over HTTPS (the load balancer
+   * terminates TLS for chat:domain): the service then sends Strict-Transport-Security
+   * and asks browsers to upgrade insecure requests.
+   */
+  httpsOnly: boolean;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -122,6 +128,13 @@ function trustProxy(env: Env): boolean | number | string {
   return items.join(', ');
 }
 
+function flag(env: Env, name: string): boolean {
+  const raw = read(env, name);
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new ConfigError(`${name} must be true or false; got "${raw}"`);
+}
+
 export function loadConfig(env: Env = process.env): ServiceConfig {
   const host = read(env, 'HOST') ?? CONFIG_DEFAULTS.host;
   return {
@@ -135,5 +148,6 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     rateLimitPerMin: integer(env, 'RATE_LIMIT_PER_MIN', CONFIG_DEFAULTS.rateLimitPerMin, 0, 1_000_000),
     logLevel: logLevel(env),
     trustProxy: trustProxy(env),
+    httpsOnly: flag(env, 'HTTPS_ONLY'),
   };
 }

@@ -62,6 +62,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     replicaName: config.replicaName,
     rateLimitPerMin: config.rateLimitPerMin,
     trustProxy: config.trustProxy,
+    httpsOnly: config.httpsOnly,
     publicDir,
     stopping: () => stopping,
   });

@@ -145,6 +145,12 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
     }
   });
 
+  it('sends no HSTS and no upgrade-insecure-requests without HTTPS_ONLY', async () => {
+    const res = await httpRequest(`${svc.url}/`);
+    expect(res.headers['strict-transport-security']).toBeUndefined();
+    expect(String(res.headers['content-security-policy'])).not.toContain('upgrade-insecure-requests');
+  });
+
   it('answers unknown routes with 404 JSON', async () => {
     const res = await httpRequest(`${svc.url}/api/nope`);
     expect([res.status, res.json]).toEqual([404, { error: 'not found: GET /api/nope' }]);
@@ -185,6 +191,24 @@ describe('chat service status with a persistent (AOF) Redis', () => {
       expect((await httpRequest(`${svc.url}/readyz`)).status).toBe(200);
       expect((await post(svc.url, { author: 'a', text: 'auth' })).status).toBe(201);
     } finally {
+      await svc.close();
+      await redis.dispose();
+    }
+  });
+});
+
+describe('chat service behind HTTPS (HTTPS_ONLY=true, set by the program with chat:domain)', () => {
+  it('pins HTTPS with Strict-Transport-Security and upgrades insecure requests, on the page, the API and the live feed', async () => {
+    const redis = await startRedis();
+    const svc = await startTestService(redis.url, { HTTPS_ONLY: 'true' });
+    const sse = await SseClient.open(`${svc.url}/api/events`);
+    try {
+      for (const res of [await httpRequest(`${svc.url}/`), await httpRequest(`${svc.url}/api/messages`), sse]) {
+        expect(res.headers['strict-transport-security']).toBe('max-age=31536000');
+        expect(String(res.headers['content-security-policy'])).toContain('upgrade-insecure-requests');
+      }
+    } finally {
+      sse.close();
       await svc.close();
       await redis.dispose();
     }

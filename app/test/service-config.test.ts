@@ -13,6 +13,7 @@ describe('loadConfig: the service is configured from the environment', () => {
       rateLimitPerMin: 60,
       logLevel: 'info',
       trustProxy: false,
+      httpsOnly: false,
     });
   });
 
@@ -28,6 +29,7 @@ describe('loadConfig: the service is configured from the environment', () => {
         RATE_LIMIT_PER_MIN: '0',
         LOG_LEVEL: 'debug',
         TRUST_PROXY: '1',
+        HTTPS_ONLY: 'true',
       }),
     ).toEqual({
       port: 0,
@@ -39,6 +41,7 @@ describe('loadConfig: the service is configured from the environment', () => {
       rateLimitPerMin: 0,
       logLevel: 'debug',
       trustProxy: 1,
+      httpsOnly: true,
     });
   });
 
@@ -72,6 +75,7 @@ describe('loadConfig: the service is configured from the environment', () => {
     ['LOG_LEVEL', 'verbose', /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "verbose"/],
     ['TRUST_PROXY', 'yes', /TRUST_PROXY must be false, true, a number of proxy hops \(0-10\), or a comma-separated list/],
     ['TRUST_PROXY', '10.0.0.0/33', /TRUST_PROXY must be/],
+    ['HTTPS_ONLY', 'yes', /HTTPS_ONLY must be true or false; got "yes"/],
     ['REPLICA_NAME', 'pod\u0007', /REPLICA_NAME must be 1 to 100 printable ASCII characters/],
   ])('rejects %s=%j with a message naming it', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(message);
