@@ -56,7 +56,7 @@ describe('production install (what app/Dockerfile builds)', () => {
     const context = path.join(tmp, 'context');
     for (const f of files) copyLikeDocker(path.join(REPO_ROOT, f), path.join(context, f));
     expect(files).toContain('app/public/index.html');
-    expect(files.some((f) => f.startsWith('app/test/') || f.startsWith('infra/') || f.startsWith('node_modules/'))).toBe(false);
+    expect(files.some((f) => f.startsWith('app/test/') || f.startsWith('app/bench/') || f.startsWith('infra/') || f.startsWith('node_modules/'))).toBe(false);
 
     // 2. Build stage: its COPY lines, the dev install (the repository's own node_modules
     //    stands in for `npm ci`), and its tsc command.

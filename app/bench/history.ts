@@ -1,4 +1,4 @@
-import type { LocalStack } from '../app/local/stack';
+import type { LocalStack } from '../local/stack';
 import { clearHistory, fillHistory, historyLength } from './fill';
 import { ms, percentile, runLoad, warmUp, type LoadResult } from './load';
 

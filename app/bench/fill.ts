@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { HISTORY_KEY, type ChatMessage } from '../app/src/chat-store';
+import { HISTORY_KEY, type ChatMessage } from '../src/chat-store';
 
 /**
  * Writes messages straight into Redis, fast: pipelined batches of ChatStore.append's

@@ -15,7 +15,7 @@
  */
 import http from 'node:http';
 import { Redis } from 'ioredis';
-import { ChatStore, MESSAGES_CHANNEL } from '../app/src/chat-store';
+import { ChatStore, MESSAGES_CHANNEL } from '../src/chat-store';
 
 const port = Number(process.env.PORT ?? 0);
 const host = process.env.HOST ?? '127.0.0.1';

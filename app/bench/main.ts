@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--json]`: the chat service against a bare baseline,
- * side by side in one run, on this machine. See bench/README.bench.md.
+ * side by side in one run, on this machine. See app/README.md, "Benchmarks and performance".
  *
  * Order: start the stacks (service, baseline, service with LOG_LEVEL=warn) → history
  * latency on the fresh service stack → POST matrix (for each connection count:
@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { RedisServer } from '../app/local/redis-server';
+import { RedisServer } from '../local/redis-server';
 import { ArgsError, parseArgs, planFor, USAGE, type BenchArgs, type Plan } from './args';
 import { measureFeed } from './feed';
 import { measureHistory } from './history';
@@ -289,7 +289,7 @@ async function main(): Promise<number> {
   try {
     const results = await run(args, progress);
     progress.done();
-    const dir = path.join(__dirname, '..', '..', 'bench', 'results');
+    const dir = path.join(__dirname, '..', '..', '..', 'app', 'bench', 'results');
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
     fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);

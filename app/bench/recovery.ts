@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { httpRequest } from '../app/local/http';
-import type { LocalStack } from '../app/local/stack';
+import { httpRequest } from '../local/http';
+import type { LocalStack } from '../local/stack';
 import { fillHistory, historyLength } from './fill';
 
 /**

@@ -20,7 +20,7 @@ export const USAGE = `npm run bench [-- options]
                   through two processes, which slows the service's figures down)
   --help          this text
 
-Writes the full results to bench/results/<timestamp>.json.`;
+Writes the full results to app/bench/results/<timestamp>.json.`;
 
 export class ArgsError extends Error {}
 

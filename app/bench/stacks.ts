@@ -1,22 +1,22 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LocalStack, type LocalStackOptions } from '../app/local/stack';
+import { LocalStack, type LocalStackOptions } from '../local/stack';
 
 /**
  * The systems under test, each a LocalStack (redis-server with the pod's flags plus N
  * cluster replicas on one port, round-robin) on its own temporary data directory:
  * - the service: dist/app/src/main.js, what `npm start` and the container run;
- * - the baseline: dist/bench/baseline-server.js under the same cluster primary, so the
+ * - the baseline: dist/app/bench/baseline-server.js under the same cluster primary, so the
  *   two differ only in the replica program;
- * - with --profile, either of them wrapped in bench/profiled-replica.ts.
+ * - with --profile, either of them wrapped in app/bench/profiled-replica.ts.
  * Every stack started here is registered, and stopAll() stops them (SIGTERM replicas,
  * then Redis) and removes their directories, on success, error or Ctrl-C.
  */
 
 /** The replica programs, as compiled into dist/. */
 const PROGRAMS = {
-  service: path.join(__dirname, '..', 'app', 'src', 'main.js'),
+  service: path.join(__dirname, '..', 'src', 'main.js'),
   baseline: path.join(__dirname, 'baseline-server.js'),
 };
 const PROFILED_REPLICA = path.join(__dirname, 'profiled-replica.js');
@@ -49,7 +49,7 @@ const dirs = new Set<string>();
 export interface StartOptions {
   name: string;
   program: keyof typeof PROGRAMS;
-  /** Run the replicas under the sampling profiler (bench/profiled-replica.ts), writing here. */
+  /** Run the replicas under the sampling profiler (app/bench/profiled-replica.ts), writing here. */
   profileDir?: string;
   replicas?: number;
   env?: Record<string, string>;

@@ -6,7 +6,7 @@ import type { ProfileSummary } from './profile';
 import type { CpuUse } from './procfs';
 import type { RecoveryResult } from './recovery';
 
-/** Everything one run measured; written whole to bench/results/<timestamp>.json. */
+/** Everything one run measured; written whole to app/bench/results/<timestamp>.json. */
 export interface PostRow extends LoadResult {
   target: string;
   cpu: CpuUse;

@@ -5,7 +5,7 @@ import path from 'node:path';
  * Where a replica's CPU time went, from the .cpuprofile files `node --cpu-prof` writes
  * on exit: self time per function and per origin (a package in node_modules, Node's
  * internals, the service's own code, garbage collection), biggest first.
- * `node dist/bench/profile.js <dir-or-file>...` prints the same summary by hand.
+ * `node dist/app/bench/profile.js <dir-or-file>...` prints the same summary by hand.
  */
 interface ProfileNode {
   id: number;
@@ -39,7 +39,7 @@ const CONCERNS: Record<string, string[]> = {
   'chat code (app/src: routes, ChatStore, …; the baseline server)': ['app/src', 'baseline-server'],
   'garbage collection': ['(garbage collector)'],
   'Node internals (http, net, streams) with no package above': ['node internals', '(native)', '(program)', '(root)'],
-  'profiler and bench wrapper': ['bench', 'app/local'],
+  'profiler and bench wrapper': ['app/bench', 'app/local'],
 };
 const CONCERN_OF = new Map(Object.entries(CONCERNS).flatMap(([c, pkgs]) => pkgs.map((p) => [p, c] as const)));
 
@@ -66,8 +66,8 @@ function origin(url: string, fn: string): string {
     return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
   }
   if (url.startsWith('node:')) return 'node internals';
-  if (url.includes('/dist/bench/baseline-server')) return 'baseline-server';
-  const m = /\/dist\/(app\/src|app\/local|bench)\//.exec(url);
+  if (url.includes('/dist/app/bench/baseline-server')) return 'baseline-server';
+  const m = /\/dist\/(app\/src|app\/local|app\/bench)\//.exec(url);
   return m ? m[1] : url;
 }
 
@@ -145,7 +145,7 @@ export function renderProfile(s: ProfileSummary): string {
 if (require.main === module) {
   const paths = process.argv.slice(2);
   if (paths.length === 0) {
-    process.stderr.write('usage: node dist/bench/profile.js <dir-or-.cpuprofile>...\n');
+    process.stderr.write('usage: node dist/app/bench/profile.js <dir-or-.cpuprofile>...\n');
     process.exit(2);
   }
   process.stdout.write(`${renderProfile(summariseProfiles(paths, 25))}\n`);
