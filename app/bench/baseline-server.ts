@@ -6,30 +6,13 @@
  *   MULTI RPUSH + LTRIM + PUBLISH, one round trip), 201 with the message.
  * - GET /api/messages?limit=N: ChatStore.recent(N) as {messages}.
  * - GET /readyz: PING.
- * It also holds a subscriber connection on the messages channel, as every service
- * replica does, so Redis fans each PUBLISH out to the same number of connections.
  *
  * It is a replica program: the benchmark runs it under the local stack's cluster
  * primary (app/local/replicas.ts), the same way and in the same number as the service,
  * and it reads the same environment (PORT, HOST, REDIS_URL, HISTORY_LIMIT, REPLICA_NAME).
  */
 import http from 'node:http';
-import { Redis } from 'ioredis';
-import { ChatStore, MESSAGES_CHANNEL } from '../src/chat-store';
-
-const port = Number(process.env.PORT ?? 0);
-const host = process.env.HOST ?? '127.0.0.1';
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const replica = process.env.REPLICA_NAME ?? `baseline-${process.pid}`;
-const historyLimit = Number(process.env.HISTORY_LIMIT ?? 100);
-
-const redis = new Redis(redisUrl);
-const subscriber = new Redis(redisUrl);
-redis.on('error', () => {});
-subscriber.on('error', () => {});
-void subscriber.subscribe(MESSAGES_CHANNEL).catch(() => {});
-subscriber.on('message', () => {});
-const store = new ChatStore(redis, { historyLimit });
+import { env, redis, serve, store } from './baseline-common';
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body);
@@ -52,13 +35,13 @@ const server = http.createServer((req, res) => {
       } catch {
         return send(res, 400, { error: 'invalid JSON' });
       }
-      store.append({ author: input.author, text: input.text }, replica).then(
+      store.append({ author: input.author, text: input.text }, env.replica).then(
         (m) => send(res, 201, m),
         () => send(res, 503, { error: 'redis unavailable' }),
       );
     });
   } else if (path === '/api/messages' && req.method === 'GET') {
-    const limit = Number(new URLSearchParams(q < 0 ? '' : url.slice(q + 1)).get('limit') ?? historyLimit) || historyLimit;
+    const limit = Number(new URLSearchParams(q < 0 ? '' : url.slice(q + 1)).get('limit') ?? env.historyLimit) || env.historyLimit;
     store.recent(limit).then(
       (messages) => send(res, 200, { messages }),
       () => send(res, 503, { error: 'redis unavailable' }),
@@ -73,11 +56,4 @@ const server = http.createServer((req, res) => {
   }
 });
 
-server.listen(port, host);
-
-process.on('SIGTERM', () => {
-  server.close();
-  server.closeAllConnections();
-  void Promise.allSettled([redis.quit(), subscriber.quit()]).then(() => process.exit(0));
-  setTimeout(() => process.exit(0), 2000).unref();
-});
+serve(server);

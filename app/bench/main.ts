@@ -2,9 +2,9 @@
  * `npm run bench [-- --quick] [--json]`: the chat service against a bare baseline,
  * side by side in one run, on this machine. See app/README.md, "Benchmarks and performance".
  *
- * Order: start the stacks (service, baseline, service with LOG_LEVEL=warn) → history
+ * Order: start the stacks (service, node:http baseline, bare Express, service with LOG_LEVEL=warn) → history
  * latency on the fresh service stack → POST matrix (for each connection count:
- * baseline, service, [service warn at 64]) → live feed A→B → replica peak RSS → stop
+ * baseline, express, service, [service warn at 64]) → live feed A→B → replica peak RSS → stop
  * → recovery on a fresh persistent stack. Every process started here is stopped at
  * the end, on error, and on Ctrl-C.
  */
@@ -148,7 +148,9 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   const cores = machine.cores;
 
   const mkProfileDir = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `doks-chat-bench-profile-${name}-`));
-  const profileDirs = args.profile ? { service: mkProfileDir('service'), baseline: mkProfileDir('baseline') } : undefined;
+  const profileDirs = args.profile
+    ? { service: mkProfileDir('service'), express: mkProfileDir('express'), baseline: mkProfileDir('baseline') }
+    : undefined;
   progress.update('starting the service stack (redis-server + replicas)');
   // Every stack of the run has the same replica count and verbosity.
   const start = (opts: Omit<StartOptions, 'replicas' | 'verbose'>) =>
@@ -161,6 +163,8 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   });
   progress.update('starting the baseline stack');
   const baseline = await start({ name: 'baseline', program: 'baseline', profileDir: profileDirs?.baseline });
+  progress.update('starting the bare Express stack');
+  const bareExpress = await start({ name: 'express', program: 'express', profileDir: profileDirs?.express });
   progress.update('starting the service stack with LOG_LEVEL=warn');
   const serviceWarn = await start({ name: 'service-warn', program: 'service', env: { LOG_LEVEL: 'warn' } });
   const replicas = service.stack.replicas;
@@ -180,14 +184,15 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   const peaks = () => service.stack.replicaPids().map((p) => round1(peakRssMb(p) ?? 0));
   const rssAfterHistory = peaks();
 
-  // --profile: sample the service's and the baseline's replicas during the POST runs only.
+  // --profile: sample the service's and the baselines' replicas during the POST runs only.
   const toggleProfiler = () => {
-    if (profileDirs) for (const s of [service, baseline]) for (const pid of s.stack.replicaPids()) process.kill(pid, 'SIGUSR2');
+    if (profileDirs) for (const s of [service, bareExpress, baseline]) for (const pid of s.stack.replicaPids()) process.kill(pid, 'SIGUSR2');
   };
   toggleProfiler();
   const post = await postMatrix(
     [
       { name: 'baseline', stack: baseline },
+      { name: 'express', stack: bareExpress },
       { name: 'service', stack: service },
       { name: 'service (LOG_LEVEL=warn)', stack: serviceWarn, only: [64] },
     ],
@@ -200,6 +205,7 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   toggleProfiler();
   const profile = profileDirs && {
     service: await profileOf(profileDirs.service, service.stack.replicaPids()),
+    express: await profileOf(profileDirs.express, bareExpress.stack.replicaPids()),
     baseline: await profileOf(profileDirs.baseline, baseline.stack.replicaPids()),
   };
 
@@ -214,16 +220,18 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
     serviceAfterHistoryMb: rssAfterHistory,
     serviceAfterPostMb: rssAfterPost,
     baselineReplicasMb: baseline.stack.replicaPids().map((p) => round1(peakRssMb(p) ?? 0)),
+    expressReplicasMb: bareExpress.stack.replicaPids().map((p) => round1(peakRssMb(p) ?? 0)),
   };
 
   progress.update('stopping the stacks');
-  await Promise.all([stopStack(service), stopStack(baseline), stopStack(serviceWarn)]);
+  await Promise.all([stopStack(service), stopStack(baseline), stopStack(bareExpress), stopStack(serviceWarn)]);
 
   if (profile && profileDirs) {
     progress.done();
     process.stderr.write(
-      `service replicas — ${renderProfile(profile.service)}\n\nbaseline replicas — ${renderProfile(profile.baseline)}\n` +
-        `(profiles in ${profileDirs.service} and ${profileDirs.baseline}; Chrome DevTools opens them)\n`,
+      `service replicas — ${renderProfile(profile.service)}\n\nbare Express replicas — ${renderProfile(profile.express)}\n\n` +
+        `baseline replicas — ${renderProfile(profile.baseline)}\n` +
+        `(profiles in ${Object.values(profileDirs).join(', ')}; Chrome DevTools opens them)\n`,
     );
   }
 

@@ -23,20 +23,23 @@ interface CpuProfile {
 
 /** Packages grouped by the job they do in a request, for the "what binds" summary. */
 const CONCERNS: Record<string, string[]> = {
-  'HTTP framework (Fastify 5 and its parts)': [
-    'fastify', 'find-my-way', 'avvio', 'light-my-request', 'secure-json-parse', 'fast-json-stringify', 'fast-querystring',
-    'fast-decode-uri-component', 'abstract-logging', 'process-warning', 'rfdc', 'toad-cache', 'fastify-plugin', 'ret',
-    'safe-regex2', 'fast-uri', 'ajv', 'semver', '@fastify/error', '@fastify/proxy-addr', '@fastify/forwarded', 'ipaddr.js',
-    '@fastify/static', '@fastify/send', '@fastify/accept-negotiator', '@fastify/fast-json-stringify-compiler',
-    '@fastify/ajv-compiler', 'content-disposition', 'mime', 'http-errors', 'escape-html', 'statuses', 'depd', 'glob',
+  'HTTP framework (Express 5, its router and body-parser)': [
+    'express', 'router', 'body-parser', 'raw-body', 'iconv-lite', 'safer-buffer', 'bytes', 'content-type', 'type-is', 'media-typer',
+    'mime-types', 'mime-db', 'accepts', 'negotiator', 'qs', 'path-to-regexp', 'parseurl', 'finalhandler', 'on-finished', 'ee-first',
+    'proxy-addr', 'forwarded', 'ipaddr.js', 'fresh', 'etag', 'send', 'serve-static', 'encodeurl', 'escape-html', 'range-parser',
+    'content-disposition', 'cookie', 'cookie-signature', 'vary', 'merge-descriptors', 'http-errors', 'statuses', 'depd', 'setprototypeof',
+    'inherits', 'toidentifier', 'debug', 'ms', 'is-promise', 'once', 'wrappy', 'unpipe', 'utils-merge', 'methods', 'call-bind-apply-helpers',
+    'call-bound', 'get-intrinsic', 'side-channel', 'side-channel-list', 'side-channel-map', 'side-channel-weakmap', 'object-inspect',
+    'es-errors', 'function-bind', 'hasown', 'gopd', 'es-object-atoms', 'dunder-proto', 'math-intrinsics', 'has-symbols', 'get-proto',
+    'es-define-property',
   ],
   'request logging (pino)': ['pino', 'pino-std-serializers', 'sonic-boom', 'quick-format-unescaped', 'thread-stream', 'fast-redact', 'safe-stable-stringify', 'on-exit-leak-free', 'atomic-sleep', 'get-caller-file'],
   'Redis client (ioredis)': ['ioredis', 'redis-parser', 'redis-errors', 'denque', 'cluster-key-slot', 'standard-as-callback', 'lodash.defaults', 'lodash.isarguments'],
-  'security headers (helmet)': ['helmet', '@fastify/helmet'],
+  'security headers (helmet)': ['helmet'],
   'metrics (prom-client)': ['prom-client', 'tdigest', 'bintrees'],
   'validation (zod)': ['zod'],
-  'rate limit (@fastify/rate-limit)': ['@fastify/rate-limit', '@lukeed/ms'],
-  'chat code (app/src: routes, ChatStore, …; the baseline server)': ['app/src', 'baseline-server'],
+  'rate limit (express-rate-limit)': ['express-rate-limit', 'ip-address'],
+  'chat code (app/src: routes, ChatStore, …; the baseline servers)': ['app/src', 'baseline-server', 'express-baseline', 'baseline-common'],
   'garbage collection': ['(garbage collector)'],
   'Node internals (http, net, streams) with no package above': ['node internals', '(native)', '(program)', '(root)'],
   'profiler and bench wrapper': ['app/bench', 'app/local'],
@@ -66,7 +69,8 @@ function origin(url: string, fn: string): string {
     return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
   }
   if (url.startsWith('node:')) return 'node internals';
-  if (url.includes('/dist/app/bench/baseline-server')) return 'baseline-server';
+  const baselineFile = /\/dist\/app\/bench\/(baseline-server|express-baseline|baseline-common)\./.exec(url);
+  if (baselineFile) return baselineFile[1];
   const m = /\/dist\/(app\/src|app\/local|app\/bench)\//.exec(url);
   return m ? m[1] : url;
 }

@@ -7,8 +7,9 @@ import { LocalStack, type LocalStackOptions } from '../local/stack';
  * The systems under test, each a LocalStack (redis-server with the pod's flags plus N
  * cluster replicas on one port, round-robin) on its own temporary data directory:
  * - the service: dist/app/src/main.js, what `npm start` and the container run;
- * - the baseline: dist/app/bench/baseline-server.js under the same cluster primary, so the
- *   two differ only in the replica program;
+ * - the baselines, under the same cluster primary, so they differ from the service only in
+ *   the replica program: dist/app/bench/baseline-server.js (bare node:http) and
+ *   dist/app/bench/express-baseline.js (bare Express 5 + express.json());
  * - with --profile, either of them wrapped in app/bench/profiled-replica.ts.
  * Every stack started here is registered, and stopAll() stops them (SIGTERM replicas,
  * then Redis) and removes their directories, on success, error or Ctrl-C.
@@ -18,6 +19,7 @@ import { LocalStack, type LocalStackOptions } from '../local/stack';
 const PROGRAMS = {
   service: path.join(__dirname, '..', 'src', 'main.js'),
   baseline: path.join(__dirname, 'baseline-server.js'),
+  express: path.join(__dirname, 'express-baseline.js'),
 };
 const PROFILED_REPLICA = path.join(__dirname, 'profiled-replica.js');
 
