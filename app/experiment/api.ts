@@ -1,4 +1,5 @@
 import { httpRequest, type HttpResponse } from '../local/http';
+import { PAGE_MAX_MESSAGES } from '../src/validation';
 
 /** A stored chat message as the service returns it. */
 export interface ChatMessage {
@@ -54,19 +55,36 @@ export class ChatApi {
     return { status: res.status, error: errorText(res) };
   }
 
-  /** GET /api/messages?limit=N, oldest first. Throws ChatApiError (with the status) unless 200. */
-  /** GET /api/messages: the last `limit` messages, or without a limit all the service keeps. */
+  /**
+   * GET /api/messages, page by page (`?before=` cursors), oldest first: the last `limit`
+   * messages, or without a limit all the service keeps. A page is bounded in count and
+   * bytes by the service, so no single response grows with the history.
+   */
   async messages(limit?: number): Promise<ChatMessage[]> {
-    const query = limit === undefined ? '' : `?limit=${limit}`;
-    const res = await this.request(`${this.base}/api/messages${query}`, { timeoutMs: Math.max(this.timeoutMs, 15_000) });
+    const pages: ChatMessage[][] = [];
+    let wanted = limit ?? Infinity;
+    let before: string | null | undefined;
+    while (wanted > 0 && before !== null) {
+      const query = new URLSearchParams({ limit: String(Math.min(wanted, PAGE_MAX_MESSAGES)) });
+      if (before !== undefined) query.set('before', before);
+      const page = await this.page(query);
+      pages.unshift(page.messages);
+      wanted -= page.messages.length;
+      before = page.messages.length > 0 ? page.before : null;
+    }
+    return pages.flat();
+  }
+
+  private async page(query: URLSearchParams): Promise<{ messages: ChatMessage[]; before: string | null }> {
+    const res = await this.request(`${this.base}/api/messages?${query}`, { timeoutMs: Math.max(this.timeoutMs, 15_000) });
     if (res.status !== 200) {
       throw new ChatApiError(`GET /api/messages answered ${res.status}: ${errorText(res)}`, res.status);
     }
-    const messages = (res.json as { messages?: unknown } | undefined)?.messages;
-    if (!Array.isArray(messages)) {
-      throw new ChatApiError(`GET /api/messages did not return {"messages": [...]}: ${res.body.slice(0, 200)}`, res.status);
+    const body = res.json as { messages?: unknown; before?: unknown } | undefined;
+    if (!Array.isArray(body?.messages) || (body.before !== null && typeof body.before !== 'string')) {
+      throw new ChatApiError(`GET /api/messages did not return {"messages": [...], "before": ...}: ${res.body.slice(0, 200)}`, res.status);
     }
-    return messages as ChatMessage[];
+    return { messages: body.messages as ChatMessage[], before: body.before as string | null };
   }
 
   /** GET /readyz: true on 200, false on any other status or a network error. */

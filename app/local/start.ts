@@ -252,8 +252,8 @@ async function main(): Promise<number> {
         const chatReadyMs = await stack.waitReady(30_000);
         let messages: number | undefined;
         try {
-          const res = await httpRequest(`${stack.url}/api/messages?limit=${stack.config.historyLimit}`);
-          if (Array.isArray(res.json?.messages)) messages = res.json.messages.length;
+          const res = await httpRequest(`${stack.url}/api/status`);
+          if (typeof res.json?.redis?.messages === 'number') messages = res.json.redis.messages;
         } catch {
           /* the count is a courtesy */
         }

@@ -9,6 +9,7 @@ import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { responseObserver } from './observe';
 import { apiRouter } from './routes';
+import { UnsentBudget, type UnsentBudgetOptions } from './unsent-budget';
 
 export interface AppDeps {
   store: ChatStore;
@@ -23,6 +24,8 @@ export interface AppDeps {
   httpsOnly: boolean;
   publicDir: string;
   stopping(): boolean;
+  /** Bounds on history responses that clients do not take (default UNSENT_BUDGET_DEFAULTS). */
+  unsentBudget?: UnsentBudgetOptions;
 }
 
 /**
@@ -48,7 +51,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(securityHeaders(deps.httpsOnly));
   app.use(replicaHeader(deps.replicaName, deps.stopping));
 
-  app.use(apiRouter(deps));
+  app.use(apiRouter({ ...deps, unsent: new UnsentBudget(deps.unsentBudget) }));
   app.use(express.static(deps.publicDir, { index: 'index.html', maxAge: 0 }));
 
   app.use(notFound);

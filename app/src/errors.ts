@@ -2,32 +2,57 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ReplyError } from 'ioredis';
 import { recordFailure } from './observe';
 
-/** An error with the HTTP status and the message the client should see. */
+/** An error with the HTTP status, the message the client should see, and any headers it needs (Retry-After). */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
 }
 
 export const REDIS_UNAVAILABLE = 'Redis is unavailable; try again in a moment';
+export const NOT_STORED = 'Redis is unavailable; the message was not stored: try again in a moment';
+export const OUTCOME_UNKNOWN =
+  'Redis did not confirm the message in time: it may or may not be stored. Retry with the same Idempotency-Key to store it at most once';
 export const NOT_AN_OBJECT = 'request body must be a JSON object like {"author": "...", "text": "..."}';
 export const NOT_JSON = 'Content-Type must be application/json';
 
 /** The largest request body read, in bytes (a message is at most 540 characters). */
 export const MAX_BODY_BYTES = 16 * 1024;
 
+/** How long a client should wait before it tries again after a 503 from Redis, in seconds. */
+const REDIS_RETRY_AFTER = '1';
+
+/**
+ * ioredis's words for a command it never sent: no connection, and no offline queue to
+ * wait in (app/src/redis.ts). Anything else may have reached Redis (a timeout, a
+ * connection lost with the command in flight) and may have run.
+ */
+const NEVER_SENT = /Stream isn't writeable|Connection is closed|enableOfflineQueue/;
+
 /**
  * Runs a Redis call for a request: any failure (no connection, timeout, an error
  * reply) becomes a 503 the client can act on, with the cause kept for the log.
+ * For a write (`writes`), the message says whether it was surely not stored, or whether
+ * the outcome is unknown (the command may have run after all): then only a retry with
+ * the same Idempotency-Key is safe.
  */
-export async function needsRedis<T>(call: () => Promise<T>): Promise<T> {
+export async function needsRedis<T>(call: () => Promise<T>, { writes = false } = {}): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    const e = new HttpError(503, err instanceof ReplyError ? `Redis rejected the command: ${(err as Error).message}` : REDIS_UNAVAILABLE);
+    const message =
+      err instanceof ReplyError
+        ? `Redis rejected the command: ${(err as Error).message}`
+        : !writes
+          ? REDIS_UNAVAILABLE
+          : NEVER_SENT.test(String((err as Error)?.message))
+            ? NOT_STORED
+            : OUTCOME_UNKNOWN;
+    const e = new HttpError(503, message, { 'Retry-After': REDIS_RETRY_AFTER });
     e.cause = err;
     throw e;
   }
@@ -97,5 +122,6 @@ export const errorHandler: ErrorRequestHandler = (err, _req, res, _next) => {
     res.destroy();
     return;
   }
+  if (err instanceof HttpError) res.set(err.headers);
   res.status(status).json({ error: message });
 };

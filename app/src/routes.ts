@@ -1,13 +1,15 @@
 import express, { Router, type RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import type { ChatStore } from './chat-store';
+import { clientAddress } from './client-address';
 import { HttpError, MAX_BODY_BYTES, NOT_AN_OBJECT, NOT_JSON, REDIS_UNAVAILABLE, needsRedis } from './errors';
 import type { LiveFeed } from './live-feed';
 import type { Metrics } from './metrics';
 import { isReady } from './redis';
 import { readRedisFacts } from './redis-status';
-import { parseLimit, parseNewMessage } from './validation';
+import type { UnsentBudget } from './unsent-budget';
+import { PAGE_MAX_BYTES, parseHistoryQuery, parseIdempotencyKey, parseNewMessage } from './validation';
 
 export interface ApiDeps {
   store: ChatStore;
@@ -16,6 +18,8 @@ export interface ApiDeps {
   metrics: Metrics;
   replicaName: string;
   rateLimitPerMin: number;
+  /** What history responses that clients have not taken may hold. */
+  unsent: UnsentBudget;
 }
 
 /**
@@ -33,7 +37,7 @@ const requireJson: RequestHandler = (req, _res, next) => {
 const readJson = express.json({ limit: MAX_BODY_BYTES, strict: true, type: 'application/json' });
 
 /**
- * Posts per minute per client IP (req.ip, so behind a proxy it depends on TRUST_PROXY),
+ * Posts per minute per client IP (clientAddress: behind a proxy it depends on TRUST_PROXY),
  * in this replica's memory. Behind a load balancer that spreads connections over N
  * replicas a client gets up to N times the limit; the limit is there to stop a
  * runaway script, not to meter anyone exactly.
@@ -46,8 +50,9 @@ function postLimit(perMinute: number): RequestHandler {
     // RateLimit and RateLimit-Policy headers (IETF draft 8), and Retry-After on a 429.
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    // express-rate-limit 8's default, named: IPv6 clients are counted per /56.
-    ipv6Subnet: 56,
+    // Only a real IP address is a key (clientAddress); IPv6 clients are counted per /56,
+    // as express-rate-limit 8's own default key does.
+    keyGenerator: (req) => ipKeyGenerator(clientAddress(req), 56),
     // Which client address counts is TRUST_PROXY's decision (README); no console warnings about it.
     validate: { xForwardedForHeader: false, trustProxy: false },
     handler: (_req, _res, next) => next(new HttpError(429, `too many messages: at most ${perMinute} per minute; try again shortly`)),
@@ -59,16 +64,35 @@ export function apiRouter(deps: ApiDeps): Router {
   const { store, redis, feed, metrics, replicaName } = deps;
   const router = Router();
 
+  /**
+   * One page of history: `{"messages": [...], "before": cursor | null}`, oldest first,
+   * at most ?limit= messages and PAGE_MAX_BYTES; `before` fetches the page before it.
+   */
   router.get('/api/messages', async (req, res) => {
-    const limit = parseLimit(req.query.limit, store.historyLimit);
-    const messages = await needsRedis(() => store.recentJson(limit));
-    res.type('application/json; charset=utf-8').send(`{"messages":${messages}}`);
+    const query = parseHistoryQuery(req.query);
+    const page = await needsRedis(() => store.page({ ...query, maxBytes: PAGE_MAX_BYTES }));
+    deps.unsent.sendJson(res, `{"messages":${page.json},"before":${page.before === null ? 'null' : `"${page.before}"`}}`);
   });
 
+  /**
+   * Stores a message. With an Idempotency-Key, a repeat within the window stores
+   * nothing and answers with what the key first stored (Idempotent-Replayed: true);
+   * the same key with another message is a 422.
+   */
   router.post('/api/messages', postLimit(deps.rateLimitPerMin), requireJson, readJson, async (req, res) => {
     const input = parseNewMessage(req.body);
-    const message = await needsRedis(() => store.append(input, replicaName));
-    metrics.messagesStored.inc();
+    const key = parseIdempotencyKey(req.get('idempotency-key'));
+    if (key === undefined) {
+      const message = await needsRedis(() => store.append(input, replicaName), { writes: true });
+      metrics.messagesStored.inc();
+      res.status(201).json(message);
+      return;
+    }
+    const { message, replayed } = await needsRedis(() => store.appendOnce(input, replicaName, key), { writes: true });
+    if (!replayed) metrics.messagesStored.inc();
+    else if (message.author !== input.author || message.text !== input.text) {
+      throw new HttpError(422, 'this Idempotency-Key was already used for a different message; use a new key for a new message');
+    } else res.set('Idempotent-Replayed', 'true');
     res.status(201).json(message);
   });
 

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from './logger';
 import { Metrics } from './metrics';
 import { findPublicDir } from './public-dir';
 import { closeRedis, createRedis, isReady } from './redis';
+import type { UnsentBudgetOptions } from './unsent-budget';
 
 export interface ServiceOptions {
   /** Defaults to a JSON logger on stdout at config.logLevel. */
@@ -20,6 +21,8 @@ export interface ServiceOptions {
   redisWaitMs?: number;
   /** How long close() lets in-flight requests finish before cutting connections (default 8 s). */
   drainMs?: number;
+  /** Bounds on history responses that clients do not take (tests make them small). */
+  unsentBudget?: UnsentBudgetOptions;
 }
 
 export interface RunningService {
@@ -65,6 +68,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     httpsOnly: config.httpsOnly,
     publicDir,
     stopping: () => stopping,
+    unsentBudget: opts.unsentBudget,
   });
 
   await waitUntil(() => isReady(redis) && feed.live, opts.redisWaitMs ?? 3000);

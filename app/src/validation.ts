@@ -5,15 +5,23 @@ import type { NewMessage } from './chat-store';
 export const MAX_AUTHOR = 40;
 export const MAX_TEXT = 500;
 
+/**
+ * What a reader cannot see: whitespace, format characters (zero-width space and
+ * joiners, bidi marks, BOM, soft hyphen: Unicode category Cf), the combining grapheme
+ * joiner, and the letters and symbols that render as blanks (Hangul fillers, the blank
+ * Braille pattern). A field made only of these is empty.
+ */
+const INVISIBLE = /[\s\p{Cf}\u034F\u115F\u1160\u3164\uFFA0\u2800]/gu;
+
 function field(name: string, max: number) {
   return z
     .string({ error: (iss) => (iss.input === undefined ? `${name} is required` : `${name} must be a string`) })
     .trim()
-    .min(1, { error: `${name} must not be empty` })
-    .max(max, { error: `${name} must be at most ${max} characters` });
+    .refine((v) => v.replace(INVISIBLE, '') !== '', { error: `${name} must not be empty` })
+    .refine((v) => v.length <= max, { error: `${name} must be at most ${max} characters` });
 }
 
-/** A new message as posted: both fields trimmed, neither empty nor too long; unknown fields dropped. */
+/** A new message as posted: both fields trimmed, neither empty (nor invisible) nor too long; unknown fields dropped. */
 export const newMessageSchema = z.object(
   { author: field('author', MAX_AUTHOR), text: field('text', MAX_TEXT) },
   { error: NOT_AN_OBJECT },
@@ -26,11 +34,57 @@ export function parseNewMessage(body: unknown): NewMessage {
   return result.data;
 }
 
-/** `?limit=N`: absent means the whole kept history; more than that is clamped to it. */
-export function parseLimit(raw: unknown, historyLimit: number): number {
-  if (raw === undefined) return historyLimit;
-  if (typeof raw !== 'string' || !/^\d{1,9}$/.test(raw) || Number(raw) < 1) {
-    throw new HttpError(400, `limit must be a whole number from 1 to ${historyLimit}`);
+/** Most messages in one history page (`?limit=`), whatever HISTORY_LIMIT keeps. */
+export const PAGE_MAX_MESSAGES = 100;
+/**
+ * Most bytes of messages in one history page: a page never grows with HISTORY_LIMIT or
+ * message size (100 of the largest messages, 540 characters of 4-byte or escaped
+ * characters, would be about 330 KB).
+ */
+export const PAGE_MAX_BYTES = 128 * 1024;
+
+export interface HistoryQuery {
+  limit: number;
+  /** The cursor from a previous page's `before`: messages older than it. */
+  before?: number;
+}
+
+const LIMIT_RULE = `limit must be a whole number from 1 to ${PAGE_MAX_MESSAGES}`;
+const BEFORE_RULE = 'before must be the "before" cursor of a previous page (a whole number)';
+
+/**
+ * `GET /api/messages?limit=N&before=C`. limit: 1 to PAGE_MAX_MESSAGES (default the
+ * most), anything else is a 400, never clamped; before: a cursor. A repeated or
+ * bracketed parameter, or any other one, is a 400 too: a client's mistake must not be
+ * read as something else.
+ */
+export function parseHistoryQuery(query: Record<string, unknown>): HistoryQuery {
+  for (const name of Object.keys(query)) {
+    if (name !== 'limit' && name !== 'before') throw new HttpError(400, `unknown query parameter "${name.slice(0, 40)}": use limit and before`);
   }
-  return Math.min(Number(raw), historyLimit);
+  const { limit, before } = query;
+  const parsed: HistoryQuery = { limit: PAGE_MAX_MESSAGES };
+  if (limit !== undefined) {
+    if (typeof limit !== 'string' || !/^[1-9]\d{0,2}$/.test(limit) || Number(limit) > PAGE_MAX_MESSAGES) throw new HttpError(400, LIMIT_RULE);
+    parsed.limit = Number(limit);
+  }
+  if (before !== undefined) {
+    if (typeof before !== 'string' || !/^\d{1,15}$/.test(before)) throw new HttpError(400, BEFORE_RULE);
+    parsed.before = Number(before);
+  }
+  return parsed;
+}
+
+/**
+ * The Idempotency-Key request header (IETF draft "The Idempotency-Key HTTP Header
+ * Field": a Structured Fields string, so quoted; a bare token is taken too). Undefined
+ * when absent.
+ */
+export function parseIdempotencyKey(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const key = /^"(.*)"$/.exec(raw.trim())?.[1] ?? raw.trim();
+  if (!/^[A-Za-z0-9._:-]{8,100}$/.test(key)) {
+    throw new HttpError(400, 'Idempotency-Key must be 8 to 100 letters, digits, ".", "_", ":" or "-", in double quotes (e.g. a UUID)');
+  }
+  return key;
 }

@@ -27,6 +27,7 @@ class FakeDeployment {
   /** Messages stored in the last `loseLastMs` before a kill vanish (an un-fsynced AOF tail). */
   loseLastMs = 0;
   historyLimit = 1000;
+  appended = 0;
   /** Messages that land in the history at the kill without the experiment's ack (other users, or answers lost as Redis died). */
   unacknowledgedAtKill = 0;
   private server = http.createServer((req, res) => this.handle(req, res));
@@ -55,7 +56,10 @@ class FakeDeployment {
       this.calls.push(`delete ${namespace} ${selector}`);
       const now = Date.now();
       this.redisUp = false;
-      this.history = this.persistent ? this.history.filter((m) => now - this.storedAt.get(m.id)! >= this.loseLastMs) : [];
+      const kept = this.persistent ? this.history.filter((m) => now - this.storedAt.get(m.id)! >= this.loseLastMs) : [];
+      // Like Redis: the append counter comes back as far as the history does.
+      this.appended = this.persistent ? this.appended - (this.history.length - kept.length) : 0;
+      this.history = kept;
       for (let i = 0; i < this.unacknowledgedAtKill; i++) {
         this.history.push({ id: `other-${i}`, author: 'someone else', text: 'hi', at: new Date().toISOString(), replica: 'chat-2' });
       }
@@ -91,9 +95,13 @@ class FakeDeployment {
     if (url.pathname !== '/api/messages') return send(404, { error: 'not found' });
     if (!this.redisUp) return send(503, { error: 'Redis is unavailable' });
     if (req.method === 'GET') {
-      // As the service: no limit means all it keeps.
-      const limit = Number(url.searchParams.get('limit') ?? this.historyLimit);
-      return send(200, { messages: this.history.slice(-Math.min(limit, this.historyLimit)) });
+      // As the service: pages of at most ?limit= (100 by default), ?before= an absolute position.
+      const limit = Number(url.searchParams.get('limit') ?? 100);
+      const first = this.appended - this.history.length;
+      const before = url.searchParams.has('before') ? Number(url.searchParams.get('before')) : this.appended;
+      const stop = Math.max(0, Math.min(before, this.appended) - first);
+      const start = Math.max(0, stop - limit);
+      return send(200, { messages: this.history.slice(start, stop), before: start > 0 ? String(first + start) : null });
     }
     let body = '';
     req.on('data', (c) => (body += c));
@@ -101,6 +109,7 @@ class FakeDeployment {
       const { author, text } = JSON.parse(body);
       const m: ChatMessage = { id: `id-${this.history.length}-${Math.random()}`, author, text, at: new Date().toISOString(), replica: 'chat-1' };
       this.history.push(m);
+      this.appended += 1;
       this.history = this.history.slice(-this.historyLimit);
       this.storedAt.set(m.id, Date.now());
       send(201, m);

@@ -47,8 +47,34 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
     expect(all.json.messages.map((m: { text: string }) => m.text)).toEqual(['m3', 'm4', 'm5', 'm6', 'm7']);
     const two = await httpRequest(`${svc.url}/api/messages?limit=2`);
     expect(two.json.messages.map((m: { text: string }) => m.text)).toEqual(['m6', 'm7']);
-    const many = await httpRequest(`${svc.url}/api/messages?limit=1000`);
-    expect(many.json.messages).toHaveLength(5);
+    const many = await httpRequest(`${svc.url}/api/messages?limit=100`);
+    expect(many.json).toEqual({ messages: all.json.messages, before: null });
+  });
+
+  it('GET /api/messages pages back with the before cursor', async () => {
+    for (let i = 1; i <= 5; i++) expect((await post(svc.url, { author: 'a', text: `m${i}` })).status).toBe(201);
+    const newest = await httpRequest(`${svc.url}/api/messages?limit=2`);
+    expect(newest.json.messages.map((m: { text: string }) => m.text)).toEqual(['m4', 'm5']);
+    expect(newest.json.before).toMatch(/^\d+$/);
+    const older = await httpRequest(`${svc.url}/api/messages?limit=2&before=${newest.json.before}`);
+    expect(older.json.messages.map((m: { text: string }) => m.text)).toEqual(['m2', 'm3']);
+    const oldest = await httpRequest(`${svc.url}/api/messages?limit=2&before=${older.json.before}`);
+    expect(oldest.json).toEqual({ messages: [expect.objectContaining({ text: 'm1' })], before: null });
+  });
+
+  it('stores a message once per Idempotency-Key: a retry answers with the stored message', async () => {
+    const send = (text: string, key: string) =>
+      httpRequest(`${svc.url}/api/messages`, { method: 'POST', body: { author: 'a', text }, headers: { 'content-type': 'application/json', 'idempotency-key': key } });
+    const first = await send('only once', '"3f1e2a9c-0000-4000-8000-000000000001"');
+    const retry = await send('only once', '"3f1e2a9c-0000-4000-8000-000000000001"');
+    expect([first.status, retry.status]).toEqual([201, 201]);
+    expect(retry.json).toEqual(first.json);
+    expect([first.headers['idempotent-replayed'], retry.headers['idempotent-replayed']]).toEqual([undefined, 'true']);
+    const misuse = await send('something else', '"3f1e2a9c-0000-4000-8000-000000000001"');
+    expect([misuse.status, misuse.json.error]).toEqual([422, expect.stringMatching(/already used for a different message/)]);
+    const bad = await send('x', 'not a key!');
+    expect([bad.status, bad.json.error]).toEqual([400, expect.stringMatching(/^Idempotency-Key must be/)]);
+    expect((await redis.client.lrange(HISTORY_KEY, 0, -1)).map((x) => JSON.parse(x).text)).toEqual(['only once']);
   });
 
   it('GET /api/events streams each new message as an unnamed event, after a hello naming the replica', async () => {

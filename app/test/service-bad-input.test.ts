@@ -31,6 +31,8 @@ describe('chat service rejects bad input', () => {
     ['missing text', { body: '{"author":"a"}' }, 400, /^text is required$/],
     ['missing author', { body: '{"text":"hi"}' }, 400, /^author is required$/],
     ['empty author', { body: '{"author":"  ","text":"hi"}' }, 400, /^author must not be empty$/],
+    ['zero-width text', { body: JSON.stringify({ author: 'a', text: '\u200b\u200c\u200d\u2060\ufeff' }) }, 400, /^text must not be empty$/],
+    ['an author of blanks and bidi marks', { body: JSON.stringify({ author: '\u3164\u200e\u2800 \u00ad', text: 'hi' }) }, 400, /^author must not be empty$/],
     ['non-string text', { body: '{"author":"a","text":42}' }, 400, /^text must be a string$/],
     ['non-string author', { body: '{"author":{"$gt":""},"text":"hi"}' }, 400, /^author must be a string$/],
     ['null text', { body: '{"author":"a","text":null}' }, 400, /^text must be a string$/],
@@ -55,14 +57,27 @@ describe('chat service rejects bad input', () => {
     expect(res.json.error).toMatch(error);
   });
 
-  it.each(['0', '-1', 'ten', '1.5', ''])('GET /api/messages?limit=%j → 400', async (limit) => {
+  it.each(['0', '-1', 'ten', '1.5', '', '101', '1000', '999999999', '12345678901', '007'])('GET /api/messages?limit=%j → 400, never clamped', async (limit) => {
     const res = await httpRequest(`${svc.url}/api/messages?limit=${limit}`);
     expect([res.status, res.json]).toEqual([400, { error: 'limit must be a whole number from 1 to 100' }]);
   });
 
-  it('rejects a repeated ?limit', async () => {
-    const res = await httpRequest(`${svc.url}/api/messages?limit=1&limit=2`);
+  it.each([
+    ['a repeated limit', 'limit=1&limit=2', /^limit must be a whole number from 1 to 100$/],
+    ['a bracketed limit', 'limit[]=1', /^unknown query parameter "limit\[\]": use limit and before$/],
+    ['an unknown parameter', 'page=2', /^unknown query parameter "page"/],
+    ['a cursor that is not one', 'before=abc', /^before must be the "before" cursor of a previous page/],
+    ['a repeated cursor', 'before=1&before=2', /^before must be/],
+  ])('GET /api/messages with %s → 400', async (_name, query, error) => {
+    const res = await httpRequest(`${svc.url}/api/messages?${query}`);
     expect(res.status).toBe(400);
+    expect(res.json.error).toMatch(error);
+  });
+
+  it('accepts a message with zero-width characters around visible text', async () => {
+    const res = await httpRequest(`${svc.url}/api/messages`, { method: 'POST', body: { author: 'a\u200d', text: '\u200bvisible' } });
+    expect(res.status).toBe(201);
+    await redis.client.rpop(HISTORY_KEY);
   });
 });
 
@@ -106,6 +121,17 @@ describe('chat service rate limit (RATE_LIMIT_PER_MIN)', () => {
     } finally {
       await behindLb.close();
       await direct.close();
+    }
+  });
+
+  it('counts a forwarded value that is no IP address as the proxy itself, not as a fresh client', async () => {
+    const fromClient = (url: string, forwarded: string) =>
+      httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'a', text: 'x' }, headers: { 'x-forwarded-for': forwarded } }).then((r) => r.status);
+    const behindLb = await startTestService(redis.url, { RATE_LIMIT_PER_MIN: '1', TRUST_PROXY: '1' });
+    try {
+      expect([await fromClient(behindLb.url, 'not-an-ip'), await fromClient(behindLb.url, 'also not'), await fromClient(behindLb.url, '203.0.113.9')]).toEqual([201, 429, 201]);
+    } finally {
+      await behindLb.close();
     }
   });
 
