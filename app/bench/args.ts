@@ -1,3 +1,6 @@
+import type { FanoutPlan } from './fanout';
+import type { StreamMemoryPlan } from './stream-memory';
+
 /** Command line of `npm run bench [-- --quick] [--json] ...`. */
 export interface BenchArgs {
   quick: boolean;
@@ -5,6 +8,10 @@ export interface BenchArgs {
   verbose: boolean;
   /** Run the service replicas under `node --cpu-prof` and summarise where their time went. */
   profile: boolean;
+  /** Run only the live-feed fan-out benchmark. */
+  fanout: boolean;
+  /** Run only the memory-per-stream ramp on one replica. */
+  streamMemory: boolean;
   /** Replicas per stack; default: the stateful stack file's chat:appReplicas. */
   replicas?: number;
   help: boolean;
@@ -14,6 +21,10 @@ export const USAGE = `npm run bench [-- options]
 
   --quick         shorter runs (under 2 minutes on 2 cores); figures are noisier
   --json          print one JSON object with the headline figures as the last stdout line
+  --fanout        only the live-feed fan-out benchmark (thousands of open streams; with
+                  --quick, fewer streams and shorter runs)
+  --stream-memory only the memory-per-stream ramp: one replica, streams opened 1 000 at a
+                  time (up to 12 000; 6 000 with --quick), RSS and heap per stream
   --replicas N    chat replicas per stack (default: Pulumi.stateful.yaml chat:appReplicas)
   --profile       run the service replicas with node --cpu-prof and print the top functions
   --verbose       relay every log line of the stacks to stderr (replica lines then pass
@@ -25,7 +36,7 @@ Writes the full results to app/bench/results/<timestamp>.json.`;
 export class ArgsError extends Error {}
 
 export function parseArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = { quick: false, json: false, verbose: false, profile: false, help: false };
+  const args: BenchArgs = { quick: false, json: false, verbose: false, profile: false, fanout: false, streamMemory: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
@@ -40,6 +51,12 @@ export function parseArgs(argv: string[]): BenchArgs {
         break;
       case '--profile':
         args.profile = true;
+        break;
+      case '--fanout':
+        args.fanout = true;
+        break;
+      case '--stream-memory':
+        args.streamMemory = true;
         break;
       case '--help':
       case '-h':
@@ -83,6 +100,8 @@ export interface Plan {
   feedMessages: number;
   feedWarmup: number;
   recoveryHeld: number[];
+  fanout: FanoutPlan;
+  streamMemory: StreamMemoryPlan;
 }
 
 export function planFor(quick: boolean): Plan {
@@ -104,5 +123,15 @@ export function planFor(quick: boolean): Plan {
     feedMessages: quick ? 300 : 1_000,
     feedWarmup: quick ? 20 : 50,
     recoveryHeld: [1_000, 100_000],
+    fanout: {
+      streams: quick ? [500, 2_000] : [1_000, 5_000],
+      // A busy chat room's pace: each message goes to every stream.
+      ratePerSec: 10,
+      steadySec: quick ? 5 : 10,
+      postConnections: 16,
+      postSec: quick ? 3 : 5,
+      warmupSec: quick ? 3 : 5,
+    },
+    streamMemory: { step: 1_000, upTo: quick ? 6_000 : 12_000, postSec: 3 },
   };
 }

@@ -5,22 +5,37 @@
  * Order: start the stacks (service, node:http baseline, bare Express, service with LOG_LEVEL=warn) → history
  * latency on the fresh service stack → POST matrix (for each connection count:
  * baseline, express, service, [service warn at 64]) → live feed A→B → replica peak RSS → stop
- * → recovery on a fresh persistent stack. Every process started here is stopped at
- * the end, on error, and on Ctrl-C.
+ * → recovery on a fresh persistent stack → live-feed fan-out on a fresh stack (`--fanout`:
+ * only this). Every process started here is stopped at the end, on error, and on Ctrl-C.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RedisServer } from '../local/redis-server';
+import { SERVICE_NODE_FLAGS } from '../src/node-flags';
 import { ArgsError, parseArgs, planFor, USAGE, type BenchArgs, type Plan } from './args';
+import { checkOpenFiles, measureFanout, type FanoutResult } from './fanout';
 import { measureFeed } from './feed';
+import { measureStreamMemory, type StreamMemoryResult } from './stream-memory';
 import { measureHistory } from './history';
 import { LoadTally, runLoad, warmUp, type LoadSpec } from './load';
 import { CpuMeter, peakRssMb, round1 } from './procfs';
 import { renderProfile, summariseProfiles, type ProfileSummary } from './profile';
 import { measureRecovery } from './recovery';
-import { Progress, renderReport, summarise, type BenchResults, type MachineInfo, type PostRow } from './report';
+import {
+  fanoutSummary,
+  fanoutVerdicts,
+  Progress,
+  renderFanout,
+  renderReport,
+  summarise,
+  type BenchResults,
+  type MachineInfo,
+  type PostRow,
+  type Summary,
+  type Verdict,
+} from './report';
 import { startStack, stopAll, stopStack, type BenchStack, type StartOptions } from './stacks';
 
 /** What production runs: every request logged at info. */
@@ -139,6 +154,116 @@ async function profileOf(dir: string, pids: number[]): Promise<ProfileSummary> {
   return summariseProfiles(files, 20);
 }
 
+/**
+ * The fan-out phase on a fresh service stack. Every stream comes from 127.0.0.1, so the
+ * per-client stream cap is turned off there; the replica-wide cap stays at its default.
+ */
+async function fanoutPhase(
+  start: (opts: Omit<StartOptions, 'replicas' | 'verbose'>) => Promise<BenchStack>,
+  plan: Plan,
+  cores: number,
+  progress: Progress,
+): Promise<FanoutResult> {
+  progress.update('fan-out: starting a fresh service stack');
+  const stack = await start({ name: 'fanout', program: 'service', env: { LOG_LEVEL: SERVICE_LOG_LEVEL, MAX_STREAMS_PER_CLIENT: '0' } });
+  try {
+    return await measureFanout(stack, plan.fanout, { cores, onProgress: (w) => progress.update(w) });
+  } finally {
+    await stopStack(stack);
+  }
+}
+
+/** Only the fan-out benchmark (`--fanout`). */
+interface FanoutRun {
+  startedAt: string;
+  durationSec: number;
+  plan: Plan;
+  replicas: number;
+  logLevel: string;
+  machine: MachineInfo;
+  fanout: FanoutResult;
+  summary: Partial<Summary>;
+  verdicts: Verdict[];
+}
+
+async function runFanoutOnly(args: BenchArgs, progress: Progress): Promise<FanoutRun> {
+  const plan = planFor(args.quick);
+  const began = Date.now();
+  const startedAt = new Date().toISOString();
+  RedisServer.assertInstalled();
+  const machine = machineInfo();
+  const fanout = await fanoutPhase((opts) => startStack({ ...opts, replicas: args.replicas, verbose: args.verbose }), plan, machine.cores, progress);
+  machine.loadavgAfter = os.loadavg().map(round1);
+  try {
+    machine.jestProcessesAfter = jestProcesses();
+  } catch {
+    /* no /proc */
+  }
+  return {
+    startedAt,
+    durationSec: Math.round((Date.now() - began) / 1000),
+    plan,
+    replicas: fanout.idle.length,
+    logLevel: SERVICE_LOG_LEVEL,
+    machine,
+    fanout,
+    summary: fanoutSummary(fanout),
+    verdicts: fanoutVerdicts(fanout),
+  };
+}
+
+/** Only the memory-per-stream ramp (`--stream-memory`), on a one-replica stack. */
+async function runStreamMemory(args: BenchArgs, progress: Progress): Promise<{ startedAt: string; machine: MachineInfo; result: StreamMemoryResult }> {
+  const plan = planFor(args.quick);
+  const startedAt = new Date().toISOString();
+  RedisServer.assertInstalled();
+  const machine = machineInfo();
+  progress.update('stream memory: starting a one-replica stack');
+  const stack = await startStack({
+    name: 'stream-memory',
+    program: 'service',
+    replicas: 1,
+    verbose: args.verbose,
+    env: { LOG_LEVEL: SERVICE_LOG_LEVEL, MAX_STREAMS_PER_CLIENT: '0' },
+  });
+  try {
+    const result = await measureStreamMemory(stack, plan.streamMemory, (w) => progress.update(w));
+    machine.loadavgAfter = os.loadavg().map(round1);
+    return { startedAt, machine, result };
+  } finally {
+    await stopStack(stack);
+  }
+}
+
+function renderStreamMemory(r: { startedAt: string; machine: MachineInfo; result: StreamMemoryResult }): string {
+  const m = r.machine;
+  const x = r.result;
+  const rows = x.points.map((p) => `${String(p.asked).padStart(7)}  ${String(p.liveFeedClients).padStart(6)}  ${String(p.refused).padStart(7)}  ${p.rssMb.toFixed(1).padStart(7)}  ${p.heapUsedMb.toFixed(1).padStart(12)}`);
+  return [
+    `doks-chat stream memory (one replica, node ${SERVICE_NODE_FLAGS.join(' ')}), ${r.startedAt}`,
+    `machine: ${m.cores} cores (${m.cpuModel}), node ${m.node}; load average ${m.loadavgBefore.map((v) => v.toFixed(2)).join(' ')} at start, ${m.loadavgAfter.map((v) => v.toFixed(2)).join(' ')} at end`,
+    '',
+    ' asked    open  refused   RSS MB  heap used MB',
+    ...rows,
+    '',
+    `per open stream (least squares over the points where streams were added): heap ${x.perStreamKb.heap} KB, RSS ${x.perStreamKb.rss} KB`,
+    `with every stream open, POSTs at 16 connections for ${x.plan.postSec} s: ${x.underLoad.post.rps} POST/s (p99 ${x.underLoad.post.p99Ms} ms, non-2xx ${x.underLoad.post.non2xx}); then RSS ${x.underLoad.memory.rssMb} MB, heap used ${x.underLoad.memory.heapUsedMb} MB; peak RSS ${x.underLoad.peakRssMb} MB`,
+  ].join('\n');
+}
+
+function renderFanoutRun(r: FanoutRun): string {
+  const m = r.machine;
+  return [
+    `doks-chat fan-out benchmark (${r.plan.mode}), ${r.startedAt}, ${r.durationSec} s`,
+    `machine: ${m.cores} cores (${m.cpuModel}), node ${m.node}, redis ${m.redis}; load average ${m.loadavgBefore.map((x) => x.toFixed(2)).join(' ')} at start, ${m.loadavgAfter.map((x) => x.toFixed(2)).join(' ')} at end; other jest processes: ${m.jestProcessesBefore} at start, ${m.jestProcessesAfter} at end`,
+    `stack: stateful plan, ${r.replicas} replicas behind the cluster primary, RATE_LIMIT_PER_MIN 0, MAX_STREAMS_PER_CLIENT 0, LOG_LEVEL ${r.logLevel}`,
+    '',
+    renderFanout(r.fanout),
+    '',
+    ...r.verdicts.map((v) => `${v.pass ? 'PASS' : 'FAIL'}  ${v.target}: ${v.measured}`),
+  ].join('\n');
+}
+
 async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   const plan = planFor(args.quick);
   const began = Date.now();
@@ -243,6 +368,8 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   });
   await stopStack(recoveryStack);
 
+  const fanout = await fanoutPhase(start, plan, cores, progress);
+
   machine.loadavgAfter = os.loadavg().map(round1);
   try {
     machine.jestProcessesAfter = jestProcesses();
@@ -262,9 +389,19 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
     feed,
     recovery,
     rss,
+    fanout,
     ...(profile ? { profile } : {}),
   };
   return { ...partial, ...summarise(partial) };
+}
+
+/** app/bench/results/<timestamp>[-<kind>].json */
+function writeResults(startedAt: string, kind: string, results: unknown): string {
+  const dir = path.join(__dirname, '..', '..', '..', 'app', 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${startedAt.replace(/[:.]/g, '-')}${kind ? `-${kind}` : ''}.json`);
+  fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  return file;
 }
 
 async function main(): Promise<number> {
@@ -295,12 +432,27 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   try {
+    const plan = planFor(args.quick);
+    if (args.streamMemory) checkOpenFiles(plan.streamMemory.upTo, 1);
+    else checkOpenFiles(Math.max(...plan.fanout.streams), args.replicas ?? 2);
+    if (args.streamMemory) {
+      const results = await runStreamMemory(args, progress);
+      progress.done();
+      const file = writeResults(results.startedAt, 'stream-memory', results);
+      process.stdout.write(`${renderStreamMemory(results)}\n\nfull results: ${path.relative(process.cwd(), file)}\n`);
+      return 0;
+    }
+    if (args.fanout) {
+      const results = await runFanoutOnly(args, progress);
+      progress.done();
+      const file = writeResults(results.startedAt, 'fanout', results);
+      process.stdout.write(`${renderFanoutRun(results)}\n\nfull results: ${path.relative(process.cwd(), file)}\n`);
+      if (args.json) process.stdout.write(`${JSON.stringify(results.summary)}\n`);
+      return 0;
+    }
     const results = await run(args, progress);
     progress.done();
-    const dir = path.join(__dirname, '..', '..', '..', 'app', 'bench', 'results');
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
-    fs.writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    const file = writeResults(results.startedAt, '', results);
     process.stdout.write(`${renderReport(results)}\n\nfull results: ${path.relative(process.cwd(), file)}\n`);
     if (args.json) process.stdout.write(`${JSON.stringify(results.summary)}\n`);
     return 0;

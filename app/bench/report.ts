@@ -1,4 +1,5 @@
 import type { Plan } from './args';
+import type { FanoutResult, FanoutStep } from './fanout';
 import type { FeedResult } from './feed';
 import type { HistoryStep } from './history';
 import type { LoadResult } from './load';
@@ -44,6 +45,8 @@ export interface BenchResults {
     baselineReplicasMb: number[];
     expressReplicasMb: number[];
   };
+  /** Live-feed fan-out: thousands of streams open while messages are posted. */
+  fanout?: FanoutResult;
   /** With --profile: where the replicas' CPU went during the POST runs. */
   profile?: { service: ProfileSummary; express: ProfileSummary; baseline: ProfileSummary };
   summary: Summary;
@@ -64,6 +67,10 @@ export interface Summary {
   historyP99Ms: Record<string, number>;
   recoveryMs: Record<string, number>;
   rssMb: number;
+  /** With the most fan-out streams: p99 delivery at 10 posts/s, and the POST rate that got through. */
+  fanoutStreams?: number;
+  fanoutP99Ms?: number;
+  fanoutPostRps?: number;
 }
 
 export interface Verdict {
@@ -97,6 +104,7 @@ export function summarise(r: Omit<BenchResults, 'summary' | 'verdicts'>): { summ
     historyP99Ms,
     recoveryMs,
     rssMb,
+    ...fanoutSummary(r.fanout),
   };
   const hp = r.history.map((h) => h.p99Ms);
   const spread = hp.length ? Math.max(...hp) / Math.min(...hp) : NaN;
@@ -119,8 +127,84 @@ export function summarise(r: Omit<BenchResults, 'summary' | 'verdicts'>): { summ
       pass: !!rec100k && rec100k.allMs <= 2000 && rec100k.recovered === rec100k.held,
     },
     { target: 'replica peak RSS ≤ 150 MB', measured: `${rssMb} MB`, pass: rssMb > 0 && rssMb <= 150 },
+    ...fanoutVerdicts(r.fanout),
   ];
   return { summary, verdicts };
+}
+
+/** The step with the most streams. */
+function largest(f: FanoutResult | undefined): FanoutStep | undefined {
+  return f?.steps.reduce<FanoutStep | undefined>((a, b) => (!a || b.streams > a.streams ? b : a), undefined);
+}
+
+export function fanoutSummary(f: FanoutResult | undefined): Pick<Summary, 'fanoutStreams' | 'fanoutP99Ms' | 'fanoutPostRps'> {
+  const top = largest(f);
+  return top ? { fanoutStreams: top.open, fanoutP99Ms: top.steady.p99Ms, fanoutPostRps: top.throughput.rps } : {};
+}
+
+export function fanoutVerdicts(f: FanoutResult | undefined): Verdict[] {
+  const top = largest(f);
+  if (!f || !top) return [];
+  const s = top.steady;
+  return [
+    {
+      target: `fan-out: p99 delivery ≤ 250 ms at ${s.ratePerSec} posts/s with ${top.streams} streams, every message to every stream once, in order`,
+      measured: `${s.p99Ms} ms (${top.open} open, ${s.missing} missing, ${s.duplicates} duplicated, ${s.reordered} streams out of order)`,
+      pass: top.open === top.streams && s.p99Ms <= 250 && s.missing === 0 && s.duplicates === 0 && s.reordered === 0,
+    },
+  ];
+}
+
+const perReplica = (m: Record<string, number>) =>
+  Object.entries(m)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+
+export function renderFanout(f: FanoutResult): string {
+  const p = f.plan;
+  const out = [
+    `live-feed fan-out: N streams across the replicas; steady ${p.ratePerSec} posts/s for ${p.steadySec} s (latency from sending the POST until a stream has the message, over every message × stream); then POSTs at ${p.postConnections} connections for ${p.postSec} s with the streams open`,
+    table(
+      ['streams', 'open', 'p50 ms', 'p99 ms', 'max ms', 'missing', 'dup', 'reordered', 'POST/s', 'POST p99 ms', 'drain ms', 'all delivered', 'dropped', 'CPU %'],
+      f.steps.map((s) => [
+        s.streams,
+        s.open,
+        s.steady.p50Ms,
+        s.steady.p99Ms,
+        s.steady.maxMs,
+        s.steady.missing,
+        s.steady.duplicates,
+        s.steady.reordered,
+        s.throughput.rps,
+        s.throughput.p99Ms,
+        s.throughput.drainMs,
+        s.throughput.minPerStream >= s.throughput.ok ? 'yes' : `no (min ${s.throughput.minPerStream}/${s.throughput.ok})`,
+        s.steady.endedByServer + s.throughput.endedByServer,
+        cpuText(s.throughput.cpu),
+      ]),
+    ),
+    'replica memory (from each replica\'s /metrics; "idle": before any stream, after the warm-up)',
+    table(
+      ['streams', 'per replica', 'RSS MB', 'heap used MB', 'per stream: heap KB', 'RSS KB', 'peak RSS MB'],
+      [
+        ['idle', '', f.idle.map((m) => m.rssMb).join(', '), f.idle.map((m) => m.heapUsedMb).join(', '), '', '', ''],
+        ...f.steps.map((s) => [
+          s.streams,
+          perReplica(s.byReplica),
+          s.memory.map((m) => m.rssMb).join(', '),
+          s.memory.map((m) => m.heapUsedMb).join(', '),
+          s.perStreamKb.heap,
+          s.perStreamKb.rss,
+          s.peakRssMb.join(', '),
+        ]),
+      ],
+    ),
+  ];
+  for (const s of f.steps) {
+    if (s.open < s.streams) out.push(`${s.streams} streams: only ${s.open} opened (refused ${JSON.stringify(s.refused)}, failed ${s.failed})`);
+  }
+  return out.join('\n');
 }
 
 function table(head: string[], rows: Array<Array<string | number>>): string {
@@ -199,6 +283,7 @@ export function renderReport(r: BenchResults): string {
     '',
     `peak RSS (VmHWM) per replica: service ${mb(r.rss.serviceReplicasMb)} (after the history phase ${mb(r.rss.serviceAfterHistoryMb)}, after POST ${mb(r.rss.serviceAfterPostMb)}); bare Express ${mb(r.rss.expressReplicasMb)}; node:http baseline ${mb(r.rss.baselineReplicasMb)}`,
     '',
+    ...(r.fanout ? [renderFanout(r.fanout), ''] : []),
     'targets',
     table(
       ['target', 'measured', 'result'],
