@@ -238,7 +238,11 @@ async function runStreamMemory(args: BenchArgs, progress: Progress): Promise<{ s
 function renderStreamMemory(r: { startedAt: string; machine: MachineInfo; result: StreamMemoryResult }): string {
   const m = r.machine;
   const x = r.result;
-  const rows = x.points.map((p) => `${String(p.asked).padStart(7)}  ${String(p.liveFeedClients).padStart(6)}  ${String(p.refused).padStart(7)}  ${p.rssMb.toFixed(1).padStart(7)}  ${p.heapUsedMb.toFixed(1).padStart(12)}`);
+  const rows = x.points.map(
+    (p) =>
+      `${String(p.asked).padStart(7)}  ${String(p.liveFeedClients).padStart(6)}  ${String(p.refused).padStart(7)}  ${p.rssMb.toFixed(1).padStart(7)}  ${p.heapUsedMb.toFixed(1).padStart(12)}` +
+      (p.restarted ? '  the replica died and was replaced' : ''),
+  );
   return [
     `doks-chat stream memory (one replica, node ${SERVICE_NODE_FLAGS.join(' ')}), ${r.startedAt}`,
     `machine: ${m.cores} cores (${m.cpuModel}), node ${m.node}; load average ${m.loadavgBefore.map((v) => v.toFixed(2)).join(' ')} at start, ${m.loadavgAfter.map((v) => v.toFixed(2)).join(' ')} at end`,

@@ -21,6 +21,8 @@ export interface StreamMemoryPlan {
 export interface StreamMemoryPoint extends ReplicaMemory {
   asked: number;
   refused: number;
+  /** The replica's process is not the one that started (it died, e.g. at its heap limit, and was replaced). */
+  restarted: boolean;
 }
 
 export interface StreamMemoryResult {
@@ -72,21 +74,23 @@ export async function measureStreamMemory(
     onProgress('stream memory: warming the replica up (3 s of POSTs)');
     await warmUp({ url: `${url}/api/messages`, method: 'POST', connections: 16, durationSec: 1, body: POST_BODY, headers: POST_HEADERS }, 3);
     await sleep(1000);
-    const points: StreamMemoryPoint[] = [{ asked: 0, refused: 0, ...(await settledMemory(url)) }];
+    const firstPid = stack.replicaPids()[0];
+    const points: StreamMemoryPoint[] = [{ asked: 0, refused: 0, restarted: false, ...(await settledMemory(url)) }];
     let refused = 0;
     for (let asked = plan.step; asked <= plan.upTo; asked += plan.step) {
       onProgress(`stream memory: ${asked} streams asked for`);
       const opened = await clients.open(port, plan.step);
       refused += Object.values(opened.refused).reduce((a, b) => a + b, 0) + opened.failed;
       await sleep(1000);
-      points.push({ asked, refused, ...(await settledMemory(url)) });
+      points.push({ asked, refused, restarted: stack.replicaPids()[0] !== firstPid, ...(await settledMemory(url)) });
     }
     onProgress(`stream memory: POSTs for ${plan.postSec} s with every stream open`);
     const post = await runLoad({ url: `${url}/api/messages`, method: 'POST', connections: 16, durationSec: plan.postSec, body: POST_BODY, headers: POST_HEADERS });
     const [memory] = await replicaMemory(url, 1);
     const peak = round1(peakRssMb(stack.replicaPids()[0]) ?? 0);
-    // Only the points where streams were added count towards the slope.
-    const growing = points.filter((p, i) => i === 0 || p.liveFeedClients > points[i - 1].liveFeedClients);
+    // The slope counts the points up to where streams stopped being added (the cap, or the replica dying).
+    const stop = points.findIndex((p, i) => i > 0 && (p.restarted || p.liveFeedClients <= points[i - 1].liveFeedClients));
+    const growing = stop < 0 ? points : points.slice(0, stop);
     return {
       plan,
       points,
