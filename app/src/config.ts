@@ -35,6 +35,17 @@ export interface ServiceConfig {
    * and asks browsers to upgrade insecure requests.
    */
   httpsOnly: boolean;
+  /**
+   * MAX_LIVE_STREAMS: live-feed streams this replica holds at most; one more is answered
+   * 503 with Retry-After. What an open stream costs (app/README.md) sizes the default so
+   * that a full replica stays well inside its heap limit and the pod's memory limit.
+   */
+  maxLiveStreams: number;
+  /**
+   * MAX_STREAMS_PER_CLIENT: live-feed streams one client address (req.ip, so TRUST_PROXY
+   * decides it; IPv6 per /56) may hold on this replica; 0 turns the per-client cap off.
+   */
+  maxStreamsPerClient: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -47,7 +58,12 @@ export const CONFIG_DEFAULTS = {
   historyLimit: 100,
   rateLimitPerMin: 60,
   logLevel: 'info' as LogLevel,
+  maxLiveStreams: 4_000,
+  maxStreamsPerClient: 10,
 };
+
+/** The most MAX_LIVE_STREAMS may allow (far past what a 256 Mi pod holds; see the default). */
+export const MAX_LIVE_STREAMS_MAX = 100_000;
 
 /** The most messages HISTORY_LIMIT may keep; the Pulumi config (chat:historyLimit) uses the same bound. */
 export const HISTORY_LIMIT_MAX = 10_000;
@@ -149,5 +165,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     logLevel: logLevel(env),
     trustProxy: trustProxy(env),
     httpsOnly: flag(env, 'HTTPS_ONLY'),
+    maxLiveStreams: integer(env, 'MAX_LIVE_STREAMS', CONFIG_DEFAULTS.maxLiveStreams, 1, MAX_LIVE_STREAMS_MAX),
+    maxStreamsPerClient: integer(env, 'MAX_STREAMS_PER_CLIENT', CONFIG_DEFAULTS.maxStreamsPerClient, 0, MAX_LIVE_STREAMS_MAX),
   };
 }

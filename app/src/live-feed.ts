@@ -1,6 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Request, Response } from 'express';
+import { ipKeyGenerator } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import { parseMessage } from './chat-store';
+import { HttpError } from './errors';
 import type { Logger } from './logger';
 
 /**
@@ -14,6 +18,14 @@ import type { Logger } from './logger';
  * - a `: keep-alive` comment every heartbeat, so proxies and load balancers (which
  *   drop idle connections after ~60 s) keep the stream open.
  *
+ * Bounded: at most `maxStreams` streams on the replica and `maxStreamsPerClient` per
+ * client address; one more is refused with 503 and Retry-After (both checks are O(1)).
+ *
+ * Fan-out costs one write per stream per event-loop turn, whatever arrived in it: each
+ * event is encoded once, the events of one turn are queued and flushed together with
+ * setImmediate as one Buffer, framed once and written to every stream's socket as is.
+ * A stream with more than 1 MB unsent (a reader that does not read) is dropped.
+ *
  * When the subscription is lost (Redis down) every stream is ended: browsers
  * reconnect, get 503 until Redis is back, and reload history once they are through,
  * so a message published while this replica was deaf is not missed silently.
@@ -22,32 +34,72 @@ export interface LiveFeedOptions {
   channel: string;
   replica: string;
   logger: Logger;
+  /** Streams this replica holds at most (MAX_LIVE_STREAMS). */
+  maxStreams: number;
+  /** Streams one client address may hold on this replica; 0 = no cap (MAX_STREAMS_PER_CLIENT). */
+  maxStreamsPerClient: number;
+  /** Each stream refused over a cap (for metrics). */
+  onRefused?: (reason: RefusalReason) => void;
+  /** Each stream dropped for not reading (for metrics). */
+  onDropped?: () => void;
   /** Interval of the keep-alive comment. */
   heartbeatMs?: number;
   /** The `retry:` hint for EventSource reconnects. */
   retryMs?: number;
 }
 
+export type RefusalReason = 'replica_full' | 'client_limit';
+
 /** A client that has this much unsent data is too slow to keep. */
-const MAX_BUFFERED_BYTES = 1 << 20;
+export const MAX_BUFFERED_BYTES = 1 << 20;
+
+/** Retry-After (seconds) on a refused stream: a full replica may have room soon; a client at its cap has to close one first. */
+const RETRY_AFTER_FULL_SEC = 10;
+const RETRY_AFTER_CLIENT_SEC = 30;
+
+const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
+const CRLF = Buffer.from('\r\n');
+
+interface Stream {
+  res: ServerResponse;
+  socket: Socket;
+  /** The client address it counts against. */
+  client: string;
+  /**
+   * Written straight to its socket in HTTP/1.1 chunked framing, built once per flush for
+   * every stream. Otherwise (HTTP/1.0, or a response queued behind a pipelined one, which
+   * has no socket of its own yet) through res.write, which frames and queues itself.
+   */
+  direct: boolean;
+}
+
+/** The client address a stream counts against: req.ip, an IPv6 address by its /56 (as the post rate limit counts). */
+function clientKey(ip: string | undefined): string {
+  return ip ? ipKeyGenerator(ip, 56) : 'unknown';
+}
 
 export class LiveFeed {
-  private readonly streams = new Set<ServerResponse>();
+  private readonly streams = new Set<Stream>();
+  private readonly perClient = new Map<string, number>();
+  private pending: Buffer[] = [];
+  private flushScheduled = false;
   private subscribed = false;
   private closed = false;
   private heartbeat?: NodeJS.Timeout;
   private readonly log: Logger;
+  private readonly hello: string;
 
   constructor(
     private readonly subscriber: Redis,
     private readonly opts: LiveFeedOptions,
   ) {
     this.log = opts.logger.child({ component: 'live-feed' });
+    this.hello = `retry: ${opts.retryMs ?? 2000}\nevent: hello\ndata: ${JSON.stringify({ replica: opts.replica })}\n\n`;
     subscriber.on('ready', this.subscribe);
     subscriber.on('close', this.onLost);
     subscriber.on('message', this.onMessage);
     if (subscriber.status === 'ready') this.subscribe();
-    this.heartbeat = setInterval(() => this.writeAll(': keep-alive\n\n'), opts.heartbeatMs ?? 15_000);
+    this.heartbeat = setInterval(() => this.enqueue(KEEP_ALIVE), opts.heartbeatMs ?? 15_000);
     this.heartbeat.unref();
   }
 
@@ -61,8 +113,21 @@ export class LiveFeed {
     return this.streams.size;
   }
 
-  /** Turns the response into an event stream. The caller checks `live` first. */
-  attach(req: IncomingMessage, res: ServerResponse): void {
+  get maxStreams(): number {
+    return this.opts.maxStreams;
+  }
+
+  get maxStreamsPerClient(): number {
+    return this.opts.maxStreamsPerClient;
+  }
+
+  /**
+   * Turns the response into an event stream, or throws a 503 HttpError (with Retry-After)
+   * when the replica or this client is at its cap. The caller checks `live` first.
+   */
+  attach(req: Request, res: Response): void {
+    const client = clientKey(req.ip);
+    this.admit(client);
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -72,9 +137,11 @@ export class LiveFeed {
     });
     req.socket.setNoDelay(true);
     // The first write sends the headers and the hello together.
-    res.write(`retry: ${this.opts.retryMs ?? 2000}\nevent: hello\ndata: ${JSON.stringify({ replica: this.opts.replica })}\n\n`);
-    this.streams.add(res);
-    res.on('close', () => this.streams.delete(res));
+    res.write(this.hello);
+    const stream: Stream = { res, socket: req.socket, client, direct: res.chunkedEncoding && res.socket === req.socket };
+    this.streams.add(stream);
+    this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
+    res.on('close', () => this.remove(stream));
   }
 
   /** Ends every stream and stops relaying (graceful shutdown). */
@@ -86,6 +153,31 @@ export class LiveFeed {
     this.subscriber.off('close', this.onLost);
     this.subscriber.off('message', this.onMessage);
     this.endAll();
+  }
+
+  private admit(client: string): void {
+    const { maxStreams, maxStreamsPerClient } = this.opts;
+    if (this.streams.size >= maxStreams) {
+      this.opts.onRefused?.('replica_full');
+      throw new HttpError(503, `this replica is serving its maximum of ${maxStreams} live-feed streams; try again shortly`, {
+        'Retry-After': String(RETRY_AFTER_FULL_SEC),
+      });
+    }
+    if (maxStreamsPerClient > 0 && (this.perClient.get(client) ?? 0) >= maxStreamsPerClient) {
+      this.opts.onRefused?.('client_limit');
+      throw new HttpError(
+        503,
+        `too many live-feed streams from one address: at most ${maxStreamsPerClient} per replica; close one (another tab?) and try again`,
+        { 'Retry-After': String(RETRY_AFTER_CLIENT_SEC) },
+      );
+    }
+  }
+
+  private remove(stream: Stream): void {
+    if (!this.streams.delete(stream)) return;
+    const n = (this.perClient.get(stream.client) ?? 1) - 1;
+    if (n > 0) this.perClient.set(stream.client, n);
+    else this.perClient.delete(stream.client);
   }
 
   private readonly subscribe = (): void => {
@@ -114,23 +206,46 @@ export class LiveFeed {
       this.log.warn({ channel }, 'ignored a published value that is not a chat message');
       return;
     }
-    this.writeAll(`data: ${JSON.stringify(message)}\n\n`);
+    this.enqueue(Buffer.from(`data: ${JSON.stringify(message)}\n\n`));
   };
 
-  private writeAll(chunk: string): void {
-    for (const res of this.streams) {
-      if (res.writableLength > MAX_BUFFERED_BYTES) {
-        this.log.warn('dropping a live-feed client that does not read');
-        this.streams.delete(res);
-        res.destroy();
-        continue;
-      }
-      res.write(chunk);
+  /** Queues an encoded event (or comment) for every stream; the queue leaves once this event-loop turn is over. */
+  private enqueue(chunk: Buffer): void {
+    if (this.streams.size === 0) return;
+    this.pending.push(chunk);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
     }
   }
 
+  /** One write per stream for everything queued. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+    this.pending = [];
+    // The same bytes res.write would send for `data` on a chunked response.
+    const framed = Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`, 'latin1'), data, CRLF]);
+    for (const stream of this.streams) {
+      const { res, socket } = stream;
+      if (res.writableLength > MAX_BUFFERED_BYTES) {
+        this.log.warn({ client: stream.client, unsentBytes: res.writableLength }, 'dropping a live-feed client that does not read');
+        this.opts.onDropped?.();
+        this.remove(stream);
+        res.destroy();
+        continue;
+      }
+      if (!stream.direct) res.write(data);
+      else if (!socket.destroyed) socket.write(framed);
+    }
+  };
+
+  /** Sends what is queued, then ends every stream. */
   private endAll(): void {
-    for (const res of this.streams) res.end();
+    this.flush();
+    for (const { res } of this.streams) res.end();
     this.streams.clear();
+    this.perClient.clear();
   }
 }

@@ -7,11 +7,17 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface MetricsSources {
   liveClients(): number;
   redisConnected(): boolean;
+  /** The live feed's caps (MAX_LIVE_STREAMS, MAX_STREAMS_PER_CLIENT; 0 = no per-client cap). */
+  liveFeedLimits: { maxStreams: number; maxStreamsPerClient: number };
 }
 
 export class Metrics {
   readonly registry = new Registry();
   readonly messagesStored: Counter;
+  /** Live-feed streams refused with 503 over a cap, by which cap. */
+  readonly liveFeedRefused: Counter<'reason'>;
+  /** Live-feed streams dropped because their reader did not keep up. */
+  readonly liveFeedDropped: Counter;
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private readonly duration: Histogram<'method' | 'route' | 'status'>;
 
@@ -44,6 +50,29 @@ export class Metrics {
       collect() {
         this.set(sources.liveClients());
       },
+    });
+    new Gauge({
+      name: 'chat_live_feed_max_streams',
+      help: 'Most live-feed streams this replica holds (MAX_LIVE_STREAMS)',
+      registers,
+    }).set(sources.liveFeedLimits.maxStreams);
+    new Gauge({
+      name: 'chat_live_feed_max_streams_per_client',
+      help: 'Most live-feed streams one client address holds on this replica (MAX_STREAMS_PER_CLIENT; 0 = no cap)',
+      registers,
+    }).set(sources.liveFeedLimits.maxStreamsPerClient);
+    this.liveFeedRefused = new Counter({
+      name: 'chat_live_feed_refused_total',
+      help: 'Live-feed streams refused with 503 because the replica (replica_full) or the client address (client_limit) was at its cap',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Both series from the start, so rate() sees the first refusal.
+    for (const reason of ['replica_full', 'client_limit']) this.liveFeedRefused.inc({ reason }, 0);
+    this.liveFeedDropped = new Counter({
+      name: 'chat_live_feed_dropped_total',
+      help: 'Live-feed streams dropped because more than 1 MB waited unsent (a reader that does not read)',
+      registers,
     });
     new Gauge({
       name: 'chat_redis_connected',

@@ -98,7 +98,8 @@ export function apiRouter(deps: ApiDeps): Router {
 
   router.get('/api/events', (req, res) => {
     if (!feed.live) throw new HttpError(503, REDIS_UNAVAILABLE);
-    // From here the live feed writes to the response; it is recorded when it closes.
+    // From here the live feed writes to the response (or refuses it over a cap, with a 503
+    // HttpError); it is recorded when it closes.
     feed.attach(req, res);
   });
 
@@ -119,7 +120,8 @@ export function apiRouter(deps: ApiDeps): Router {
         // Lost between the check and the reply: report it as down.
       }
     }
-    res.json({ replica: replicaName, historyLimit: store.historyLimit, redis: redisStatus });
+    const liveFeed = { streams: feed.clients, maxStreams: feed.maxStreams, maxStreamsPerClient: feed.maxStreamsPerClient };
+    res.json({ replica: replicaName, historyLimit: store.historyLimit, redis: redisStatus, liveFeed });
   });
 
   return router;

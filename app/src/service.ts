@@ -45,16 +45,20 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
   const redis = createRedis(config, 'command', logger);
   const subscriber = createRedis(config, 'subscriber', logger);
   const store = new ChatStore(redis, { historyLimit: config.historyLimit });
+  const limits = { maxStreams: config.maxLiveStreams, maxStreamsPerClient: config.maxStreamsPerClient };
+  const metrics = new Metrics(
+    { liveClients: () => feed.clients, redisConnected: () => isReady(redis), liveFeedLimits: limits },
+    { replica: config.replicaName },
+  );
   const feed = new LiveFeed(subscriber, {
     channel: MESSAGES_CHANNEL,
     replica: config.replicaName,
     logger,
+    ...limits,
+    onRefused: (reason) => metrics.liveFeedRefused.inc({ reason }),
+    onDropped: () => metrics.liveFeedDropped.inc(),
     heartbeatMs: opts.heartbeatMs,
   });
-  const metrics = new Metrics(
-    { liveClients: () => feed.clients, redisConnected: () => isReady(redis) },
-    { replica: config.replicaName },
-  );
   let stopping = false;
   const app = createApp({
     store,

@@ -105,7 +105,7 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
     }
   });
 
-  it('GET /api/status reports the replica, the limit and what Redis says about itself', async () => {
+  it('GET /api/status reports the replica, the limit, what Redis says about itself and the live feed', async () => {
     await post(svc.url, { author: 'a', text: 'one' });
     const res = await httpRequest(`${svc.url}/api/status`);
     expect(res.status).toBe(200);
@@ -114,6 +114,7 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
       replica: 'replica-a',
       historyLimit: 5,
       redis: { connected: true, persistence: 'memory', uptimeSeconds: expect.any(Number), runId, messages: 1 },
+      liveFeed: { streams: expect.any(Number), maxStreams: 4000, maxStreamsPerClient: 10 },
     });
   });
 

@@ -14,6 +14,8 @@ describe('loadConfig: the service is configured from the environment', () => {
       logLevel: 'info',
       trustProxy: false,
       httpsOnly: false,
+      maxLiveStreams: 4000,
+      maxStreamsPerClient: 10,
     });
   });
 
@@ -30,6 +32,8 @@ describe('loadConfig: the service is configured from the environment', () => {
         LOG_LEVEL: 'debug',
         TRUST_PROXY: '1',
         HTTPS_ONLY: 'true',
+        MAX_LIVE_STREAMS: '250',
+        MAX_STREAMS_PER_CLIENT: '3',
       }),
     ).toEqual({
       port: 0,
@@ -42,6 +46,8 @@ describe('loadConfig: the service is configured from the environment', () => {
       logLevel: 'debug',
       trustProxy: 1,
       httpsOnly: true,
+      maxLiveStreams: 250,
+      maxStreamsPerClient: 3,
     });
   });
 
@@ -51,6 +57,11 @@ describe('loadConfig: the service is configured from the environment', () => {
       historyLimit: 100,
       redisPassword: undefined,
     });
+  });
+
+  it('turns the per-client live-feed cap off with MAX_STREAMS_PER_CLIENT=0; the replica-wide cap cannot be turned off', () => {
+    expect(loadConfig({ MAX_STREAMS_PER_CLIENT: '0', MAX_LIVE_STREAMS: '100000' })).toMatchObject({ maxStreamsPerClient: 0, maxLiveStreams: 100_000 });
+    expect(() => loadConfig({ MAX_LIVE_STREAMS: '0' })).toThrow(/MAX_LIVE_STREAMS must be a whole number from 1 to 100000; got "0"/);
   });
 
   it.each([
@@ -76,6 +87,11 @@ describe('loadConfig: the service is configured from the environment', () => {
     ['TRUST_PROXY', 'yes', /TRUST_PROXY must be false, true, a number of proxy hops \(0-10\), or a comma-separated list/],
     ['TRUST_PROXY', '10.0.0.0/33', /TRUST_PROXY must be/],
     ['HTTPS_ONLY', 'yes', /HTTPS_ONLY must be true or false; got "yes"/],
+    ['MAX_LIVE_STREAMS', 'many', /MAX_LIVE_STREAMS must be a whole number from 1 to 100000; got "many"/],
+    ['MAX_LIVE_STREAMS', '100001', /MAX_LIVE_STREAMS must be a whole number from 1 to 100000/],
+    ['MAX_LIVE_STREAMS', '-1', /MAX_LIVE_STREAMS must be a whole number/],
+    ['MAX_STREAMS_PER_CLIENT', '2.5', /MAX_STREAMS_PER_CLIENT must be a whole number from 0 to 100000; got "2.5"/],
+    ['MAX_STREAMS_PER_CLIENT', '100001', /MAX_STREAMS_PER_CLIENT must be a whole number from 0 to 100000/],
     ['REPLICA_NAME', 'pod\u0007', /REPLICA_NAME must be 1 to 100 printable ASCII characters/],
   ])('rejects %s=%j with a message naming it', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -16,7 +16,10 @@ export class SseClient {
   readonly ended: Promise<void>;
   private req!: http.ClientRequest;
 
-  private constructor(private readonly url: string) {
+  private constructor(
+    private readonly url: string,
+    private readonly extraHeaders: Record<string, string> = {},
+  ) {
     let resolveEnded!: () => void;
     this.ended = new Promise((r) => (resolveEnded = r));
     this.onEnd = resolveEnded;
@@ -25,8 +28,8 @@ export class SseClient {
   private onEnd: () => void;
 
   /** Opens the stream and resolves once the response headers arrived. */
-  static open(url: string): Promise<SseClient> {
-    const client = new SseClient(url);
+  static open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
+    const client = new SseClient(url, headers);
     return client.connect().then(() => client);
   }
 
@@ -53,7 +56,7 @@ export class SseClient {
 
   private connect(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.req = http.get(this.url, { headers: { accept: 'text/event-stream' }, agent: false }, (res) => {
+      this.req = http.get(this.url, { headers: { accept: 'text/event-stream', ...this.extraHeaders }, agent: false }, (res) => {
         this.status = res.statusCode ?? 0;
         this.headers = res.headers;
         res.setEncoding('utf8');

@@ -1,0 +1,256 @@
+import net from 'node:net';
+import { httpRequest, type HttpResponse } from '../local/http';
+import { MESSAGES_CHANNEL } from '../src/chat-store';
+import { startRedis, type TestRedis } from './helpers/redis';
+import { startTestService, type TestService } from './helpers/service';
+import { SseClient } from './helpers/sse';
+import { waitFor } from './helpers/wait';
+
+const post = (url: string, text: string) => httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'a', text } });
+const metrics = async (url: string) => (await httpRequest(`${url}/metrics`)).body;
+const status = async (url: string) => (await httpRequest(`${url}/api/status`)).json;
+
+/** A stored-message shape the live feed relays (published straight to Redis, as ChatStore.append does). */
+const message = (i: number, text = `m${i}`) => ({ id: `id-${i}`, author: 'a', text, at: new Date(0).toISOString(), replica: 'elsewhere' });
+
+/** Opens `count` streams and checks each got its 200 and hello. */
+async function openStreams(url: string, count: number, headers: Record<string, string> = {}): Promise<SseClient[]> {
+  const streams: SseClient[] = [];
+  for (let i = 0; i < count; i++) {
+    const s = await SseClient.open(`${url}/api/events`, headers);
+    streams.push(s);
+    expect(s.status).toBe(200);
+    await s.waitForEvent((e) => e.event === 'hello');
+  }
+  return streams;
+}
+
+function expectRefused(res: HttpResponse, retryAfter: string, error: RegExp): void {
+  expect(res.status).toBe(503);
+  expect(res.headers['retry-after']).toBe(retryAfter);
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  expect(res.json).toEqual({ error: expect.stringMatching(error) });
+}
+
+/**
+ * A live-feed client on a raw socket that decodes the chunked body itself, so a test can
+ * see how the events were written: one HTTP chunk per write. With `read: false` it never
+ * reads (a reader that does not keep up).
+ */
+class RawStream {
+  readonly socket: net.Socket;
+  chunks: string[] = [];
+  private raw = Buffer.alloc(0);
+  private headDone = false;
+
+  constructor(port: number, read = true) {
+    this.socket = net.connect(port, '127.0.0.1', () =>
+      this.socket.write('GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n'),
+    );
+    this.socket.on('error', () => undefined);
+    if (read) this.socket.on('data', (d: Buffer) => this.onData(d));
+    else this.socket.pause();
+  }
+
+  /** The SSE text of every chunk so far, joined. */
+  get text(): string {
+    return this.chunks.join('');
+  }
+
+  /** The `data:` lines of the unnamed events, parsed. */
+  messages(): Array<{ id: string; text: string }> {
+    return this.text
+      .split('\n\n')
+      .filter((block) => block.startsWith('data: '))
+      .map((block) => JSON.parse(block.slice(6)));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private onData(d: Buffer): void {
+    this.raw = Buffer.concat([this.raw, d]);
+    if (!this.headDone) {
+      const end = this.raw.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      expect(this.raw.toString('latin1', 0, end)).toMatch(/^HTTP\/1\.1 200[\s\S]*\r\ntransfer-encoding: chunked/i);
+      this.raw = this.raw.subarray(end + 4);
+      this.headDone = true;
+    }
+    for (;;) {
+      const eol = this.raw.indexOf('\r\n');
+      if (eol < 0) return;
+      const size = parseInt(this.raw.toString('latin1', 0, eol), 16);
+      if (this.raw.length < eol + 2 + size + 2) return;
+      this.chunks.push(this.raw.toString('utf8', eol + 2, eol + 2 + size));
+      expect(this.raw.toString('latin1', eol + 2 + size, eol + 4 + size)).toBe('\r\n');
+      this.raw = this.raw.subarray(eol + 4 + size);
+    }
+  }
+}
+
+describe('the live feed is bounded: MAX_LIVE_STREAMS per replica', () => {
+  let redis: TestRedis;
+  let svc: TestService;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    svc = await startTestService(redis.url, { REPLICA_NAME: 'capped', MAX_LIVE_STREAMS: '3', MAX_STREAMS_PER_CLIENT: '0' });
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await redis?.dispose();
+  });
+
+  it('answers a stream over the cap 503 with Retry-After and a JSON error, and the replica stays healthy', async () => {
+    const streams = await openStreams(svc.url, 3);
+    try {
+      expectRefused(await httpRequest(`${svc.url}/api/events`), '10', /maximum of 3 live-feed streams/);
+      expectRefused(await httpRequest(`${svc.url}/api/events`), '10', /maximum of 3/);
+
+      // Everything else still works, and the streams that are open still get messages.
+      expect((await httpRequest(`${svc.url}/readyz`)).status).toBe(200);
+      expect((await post(svc.url, 'still here')).status).toBe(201);
+      for (const s of streams) await s.waitForEvent((e) => e.event === 'message' && JSON.parse(e.data).text === 'still here');
+
+      expect(await status(svc.url)).toMatchObject({ liveFeed: { streams: 3, maxStreams: 3, maxStreamsPerClient: 0 } });
+      const text = await metrics(svc.url);
+      expect(text).toMatch(/^chat_live_feed_clients\{replica="capped"\} 3$/m);
+      expect(text).toMatch(/^chat_live_feed_max_streams\{replica="capped"\} 3$/m);
+      expect(text).toMatch(/^chat_live_feed_max_streams_per_client\{replica="capped"\} 0$/m);
+      expect(text).toMatch(/^chat_live_feed_refused_total\{reason="replica_full",replica="capped"\} 2$/m);
+      expect(text).toMatch(/^chat_live_feed_refused_total\{reason="client_limit",replica="capped"\} 0$/m);
+      expect(text).toMatch(/^http_requests_total\{method="GET",route="\/api\/events",status="503",replica="capped"\} 2$/m);
+
+      // A stream that ends frees its place.
+      streams.pop()!.close();
+      await waitFor('the closed stream to be let go', async () => (await status(svc.url)).liveFeed.streams === 2);
+      streams.push(...(await openStreams(svc.url, 1)));
+    } finally {
+      for (const s of streams) s.close();
+    }
+    await waitFor('every stream to be let go', async () => (await status(svc.url)).liveFeed.streams === 0);
+  });
+});
+
+describe('the live feed is bounded: MAX_STREAMS_PER_CLIENT per client address', () => {
+  let redis: TestRedis;
+  let svc: TestService;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    // Behind a proxy on loopback, the client address comes from X-Forwarded-For (TRUST_PROXY).
+    svc = await startTestService(redis.url, { REPLICA_NAME: 'per-client', MAX_STREAMS_PER_CLIENT: '2', TRUST_PROXY: 'loopback' });
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await redis?.dispose();
+  });
+
+  const from = (ip: string) => ({ 'x-forwarded-for': ip });
+
+  it('answers a client over its cap 503 with Retry-After, while other clients still get streams', async () => {
+    const streams = await openStreams(svc.url, 2, from('203.0.113.7'));
+    try {
+      expectRefused(await httpRequest(`${svc.url}/api/events`, { headers: from('203.0.113.7') }), '30', /at most 2 per replica/);
+      streams.push(...(await openStreams(svc.url, 2, from('203.0.113.8'))));
+      // An IPv6 client counts by its /56, as the post rate limit does.
+      streams.push(...(await openStreams(svc.url, 1, from('2001:db8:0:1::1'))));
+      streams.push(...(await openStreams(svc.url, 1, from('2001:db8:0:2::1'))));
+      expectRefused(await httpRequest(`${svc.url}/api/events`, { headers: from('2001:db8:0:3::1') }), '30', /at most 2/);
+      streams.push(...(await openStreams(svc.url, 1, from('2001:db8:1:100::1'))));
+
+      expect((await post(svc.url, 'fine')).status).toBe(201);
+      expect((await httpRequest(`${svc.url}/readyz`)).status).toBe(200);
+      expect(await status(svc.url)).toMatchObject({ liveFeed: { streams: 7, maxStreams: 4000, maxStreamsPerClient: 2 } });
+      const text = await metrics(svc.url);
+      expect(text).toMatch(/^chat_live_feed_refused_total\{reason="client_limit",replica="per-client"\} 2$/m);
+      expect(text).toMatch(/^chat_live_feed_max_streams_per_client\{replica="per-client"\} 2$/m);
+
+      // When one of its streams ends, the client may open another.
+      streams.shift()!.close();
+      await waitFor('the closed stream to be let go', async () => (await status(svc.url)).liveFeed.streams === 6);
+      streams.push(...(await openStreams(svc.url, 1, from('203.0.113.7'))));
+    } finally {
+      for (const s of streams) s.close();
+    }
+  });
+});
+
+describe('live-feed fan-out', () => {
+  let redis: TestRedis;
+  let svc: TestService;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    svc = await startTestService(redis.url, { REPLICA_NAME: 'fan', MAX_STREAMS_PER_CLIENT: '0' }, { heartbeatMs: 200 });
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await redis?.dispose();
+  });
+
+  it('gives every client every message exactly once and in order, the messages of one turn in one write', async () => {
+    const clients = Array.from({ length: 20 }, () => new RawStream(svc.port));
+    try {
+      await waitFor('20 streams open', async () => (await status(svc.url)).liveFeed.streams === 20);
+      const count = 500;
+      // One pipeline: the messages reach the replica together, as under load.
+      const pipeline = redis.client.pipeline();
+      for (let i = 0; i < count; i++) pipeline.publish(MESSAGES_CHANNEL, JSON.stringify(message(i)));
+      await pipeline.exec();
+      await waitFor('every message at every client', () => clients.every((c) => c.messages().length >= count), 10_000);
+      for (const c of clients) {
+        expect(c.messages().map((m) => m.id)).toEqual(Array.from({ length: count }, (_, i) => `id-${i}`));
+        const withMessages = c.chunks.filter((chunk) => chunk.includes('data: {'));
+        // Coalesced: far fewer writes than messages, and a write holds whole events.
+        expect(withMessages.length).toBeLessThan(count / 5);
+        for (const chunk of c.chunks) expect(chunk.endsWith('\n\n')).toBe(true);
+      }
+      // Every client got the same writes (one Buffer for all).
+      const writes = (c: RawStream) => c.chunks.filter((chunk) => chunk.includes('data: {'));
+      for (const c of clients) expect(writes(c)).toEqual(writes(clients[0]));
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+
+  it('drops a client that does not read once over 1 MB waits for it, and keeps serving the others', async () => {
+    const before = Number(/^chat_live_feed_dropped_total\{[^}]*\} (\d+)$/m.exec(await metrics(svc.url))?.[1] ?? NaN);
+    const slow = new RawStream(svc.port, false);
+    const fast = new RawStream(svc.port);
+    try {
+      await waitFor('2 streams open', async () => (await status(svc.url)).liveFeed.streams === 2);
+      // 800 messages of 10 KB: 8 MB, more than the kernel's socket buffers take in. (Much
+      // larger messages make the Redis client's parser keep a timer that outlives the test.)
+      const big = 'x'.repeat(10_000);
+      for (let batch = 0; batch < 8; batch++) {
+        const pipeline = redis.client.pipeline();
+        for (let i = 0; i < 100; i++) pipeline.publish(MESSAGES_CHANNEL, JSON.stringify(message(batch * 100 + i, big)));
+        await pipeline.exec();
+      }
+      await waitFor('the fast client to have every message', () => fast.messages().length === 800, 10_000);
+      // Dropped at the next write, a message or a heartbeat (200 ms here).
+      await waitFor('the slow client to be dropped', async () => (await status(svc.url)).liveFeed.streams === 1, 10_000);
+      expect(await metrics(svc.url)).toMatch(new RegExp(`^chat_live_feed_dropped_total\\{replica="fan"\\} ${before + 1}$`, 'm'));
+
+      expect((await post(svc.url, 'after the drop')).status).toBe(201);
+      await waitFor('the fast client to get the next message', () => fast.messages().some((m) => m.text === 'after the drop'));
+      expect((await httpRequest(`${svc.url}/readyz`)).status).toBe(200);
+    } finally {
+      slow.close();
+      fast.close();
+    }
+  });
+
+  it('keeps sending heartbeats to an idle stream, as their own writes', async () => {
+    const c = new RawStream(svc.port);
+    try {
+      await waitFor('two heartbeats', () => c.chunks.filter((x) => x === ': keep-alive\n\n').length >= 2, 5000);
+      expect(c.chunks[0]).toMatch(/^retry: 2000\nevent: hello\ndata: \{"replica":"fan"\}\n\n$/);
+    } finally {
+      c.close();
+    }
+  });
+});
