@@ -122,6 +122,7 @@
         /* keep the old name */
       }
       feedOpen = true;
+      feedFailures = 0;
       renderStatus();
     });
     es.onopen = () => {
@@ -148,9 +149,23 @@
       // status (503 while Redis is down); then retry here.
       if (es.readyState === EventSource.CLOSED) {
         es.close();
-        setTimeout(connectFeed, RETRY_MS);
+        setTimeout(connectFeed, feedRetryDelay());
       }
     };
+  }
+
+  // A refused stream (503: Redis is down, or this replica or this address has as many
+  // live-feed streams as it allows) closes the EventSource, which cannot read the status
+  // or Retry-After. Wait longer after each refusal in a row (1-2 s, 2-4 s, ... up to
+  // 15-30 s), at a random point of the range, so that pages turned away together do not
+  // all come back together; a stream that opens (its hello) starts over.
+  const FEED_RETRY_MAX_MS = 30000;
+  let feedFailures = 0;
+
+  function feedRetryDelay() {
+    const ceiling = Math.min(FEED_RETRY_MAX_MS, RETRY_MS * 2 ** feedFailures);
+    feedFailures++;
+    return ceiling / 2 + Math.random() * (ceiling / 2);
   }
 
   // ---- status bar ---------------------------------------------------------
