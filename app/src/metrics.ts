@@ -18,6 +18,8 @@ export class Metrics {
   readonly liveFeedRefused: Counter<'reason'>;
   /** Live-feed streams dropped because their reader did not keep up. */
   readonly liveFeedDropped: Counter;
+  /** How long one live-feed flush (one write to every stream) took. */
+  readonly liveFeedFlush: Histogram;
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private readonly duration: Histogram<'method' | 'route' | 'status'>;
 
@@ -72,6 +74,12 @@ export class Metrics {
     this.liveFeedDropped = new Counter({
       name: 'chat_live_feed_dropped_total',
       help: 'Live-feed streams dropped because more than 1 MB waited unsent (a reader that does not read)',
+      registers,
+    });
+    this.liveFeedFlush = new Histogram({
+      name: 'chat_live_feed_flush_seconds',
+      help: 'Time to write one live-feed flush (the events queued since the last) to every open stream',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers,
     });
     new Gauge({

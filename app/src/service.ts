@@ -57,6 +57,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
     ...limits,
     onRefused: (reason) => metrics.liveFeedRefused.inc({ reason }),
     onDropped: () => metrics.liveFeedDropped.inc(),
+    onFlush: (seconds) => metrics.liveFeedFlush.observe(seconds),
     heartbeatMs: opts.heartbeatMs,
   });
   let stopping = false;

@@ -195,6 +195,8 @@ describe('live-feed fan-out', () => {
     const clients = Array.from({ length: 20 }, () => new RawStream(svc.port));
     try {
       await waitFor('20 streams open', async () => (await status(svc.url)).liveFeed.streams === 20);
+      const flushes = async () => Number(/^chat_live_feed_flush_seconds_count\{[^}]*\} (\d+)$/m.exec(await metrics(svc.url))?.[1]);
+      const flushesBefore = await flushes();
       const count = 500;
       // One pipeline: the messages reach the replica together, as under load.
       const pipeline = redis.client.pipeline();
@@ -208,6 +210,8 @@ describe('live-feed fan-out', () => {
         expect(withMessages.length).toBeLessThan(count / 5);
         for (const chunk of c.chunks) expect(chunk.endsWith('\n\n')).toBe(true);
       }
+      // The replica counts its flushes (one write to every stream each).
+      expect((await flushes()) - flushesBefore).toBeLessThan(count / 5);
       // Every client got the same writes (one Buffer for all).
       const writes = (c: RawStream) => c.chunks.filter((chunk) => chunk.includes('data: {'));
       for (const c of clients) expect(writes(c)).toEqual(writes(clients[0]));
