@@ -30,11 +30,16 @@ export interface FanoutPlan {
   warmupSec: number;
 }
 
+/** What one replica's /metrics says. */
 export interface ReplicaMemory {
   replica: string;
   rssMb: number;
   heapUsedMb: number;
   liveFeedClients: number;
+  /** Streams dropped as too slow, and live-feed flushes (count, total seconds), since the replica started (NaN before these metrics existed). */
+  dropped: number;
+  flushes: number;
+  flushSeconds: number;
 }
 
 export interface FanoutStep {
@@ -69,10 +74,36 @@ export interface FanoutStep {
     cpu: CpuUse;
   };
   memory: ReplicaMemory[];
+  /**
+   * The replicas' live-feed flushes in each phase (all replicas: how many, their mean
+   * duration) and the streams they dropped as too slow in the step, from /metrics
+   * (NaN for code without these metrics).
+   */
+  flushes: { steady: FlushFigures; throughput: FlushFigures; dropped: number };
   /** (heap used / RSS with the streams − the same with none) / streams on that replica, averaged over the replicas. */
   perStreamKb: { heap: number; rss: number };
   peakRssMb: number[];
 }
+
+export interface FlushFigures {
+  count: number;
+  meanMs: number;
+}
+
+/** Flushes between two readings of every replica. */
+function flushesBetween(a: ReplicaMemory[], b: ReplicaMemory[]): FlushFigures {
+  let count = 0;
+  let seconds = 0;
+  for (const x of b) {
+    const y = a.find((m) => m.replica === x.replica);
+    if (!y) continue;
+    count += x.flushes - y.flushes;
+    seconds += x.flushSeconds - y.flushSeconds;
+  }
+  return { count, meanMs: count ? Math.round(((seconds * 1000) / count) * 100) / 100 : NaN };
+}
+
+const sumDropped = (ms: ReplicaMemory[]) => ms.reduce((n, m) => n + m.dropped, 0);
 
 export interface FanoutResult {
   plan: FanoutPlan;
@@ -191,6 +222,9 @@ export async function replicaMemory(url: string, replicas: number): Promise<Repl
       rssMb: round1(metric('process_resident_memory_bytes') / 2 ** 20),
       heapUsedMb: round1(metric('nodejs_heap_size_used_bytes') / 2 ** 20),
       liveFeedClients: metric('chat_live_feed_clients'),
+      dropped: metric('chat_live_feed_dropped_total'),
+      flushes: metric('chat_live_feed_flush_seconds_count'),
+      flushSeconds: metric('chat_live_feed_flush_seconds_sum'),
     });
   }
   return [...seen.values()].sort((a, b) => a.replica.localeCompare(b.replica));
@@ -275,6 +309,7 @@ export async function measureFanout(
       progress(`fan-out ${n} streams: ${plan.ratePerSec} posts/s, warm-up`);
       seq += (await postSteadily(url, plan.ratePerSec, 1, seq)).posts;
       await clients.reset(seq);
+      const beforeSteady = await replicaMemory(url, stack.replicas);
       progress(`fan-out ${n} streams: ${plan.ratePerSec} posts/s for ${plan.steadySec} s`);
       const steadyPosts = await postSteadily(url, plan.ratePerSec, plan.steadySec, seq);
       seq += steadyPosts.posts;
@@ -285,6 +320,7 @@ export async function measureFanout(
         steady = await clients.report(expected);
       }
 
+      const afterSteady = await replicaMemory(url, stack.replicas);
       // Throughput: POSTs at full speed with the streams open.
       await clients.reset(seq);
       progress(`fan-out ${n} streams: POSTs at ${plan.postConnections} connections for ${plan.postSec} s`);
@@ -356,6 +392,11 @@ export async function measureFanout(
           cpu: cpuUse,
         },
         memory,
+        flushes: {
+          steady: flushesBetween(beforeSteady, afterSteady),
+          throughput: flushesBetween(afterSteady, memory),
+          dropped: sumDropped(memory) - sumDropped(beforeSteady),
+        },
         perStreamKb: { heap: perStream((m) => m.heapUsedMb), rss: perStream((m) => m.rssMb) },
         peakRssMb: stack.replicaPids().map((p) => round1(peakRssMb(p) ?? 0)),
       });

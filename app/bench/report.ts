@@ -184,6 +184,18 @@ export function renderFanout(f: FanoutResult): string {
         cpuText(s.throughput.cpu),
       ]),
     ),
+    'live-feed flushes (one write to every stream of a replica; all replicas, from /metrics): how many, mean ms each; streams dropped as too slow',
+    table(
+      ['streams', 'steady flushes', 'mean ms', 'throughput flushes', 'mean ms', 'dropped'],
+      f.steps.map((s) => [
+        s.streams,
+        s.flushes?.steady.count ?? '',
+        s.flushes?.steady.meanMs ?? '',
+        s.flushes?.throughput.count ?? '',
+        s.flushes?.throughput.meanMs ?? '',
+        s.flushes?.dropped ?? '',
+      ]),
+    ),
     'replica memory (from each replica\'s /metrics; "idle": before any stream, after the warm-up)',
     table(
       ['streams', 'per replica', 'RSS MB', 'heap used MB', 'per stream: heap KB', 'RSS KB', 'peak RSS MB'],
