@@ -19,7 +19,7 @@ export interface BenchArgs {
 
 export const USAGE = `npm run bench [-- options]
 
-  --quick         shorter runs (under 2 minutes on 2 cores); figures are noisier
+  --quick         shorter runs (about 3 minutes on 2 cores); figures are noisier
   --json          print one JSON object with the headline figures as the last stdout line
   --fanout        only the live-feed fan-out benchmark (thousands of open streams; with
                   --quick, fewer streams and shorter runs)
