@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Request, Response } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
+import { clientAddress } from './client-address';
 import type { Redis } from 'ioredis';
 import { parseMessage } from './chat-store';
 import { HttpError } from './errors';
@@ -87,9 +88,9 @@ interface Stream {
   direct: boolean;
 }
 
-/** The client address a stream counts against: req.ip, an IPv6 address by its /56 (as the post rate limit counts). */
-function clientKey(ip: string | undefined): string {
-  return ip ? ipKeyGenerator(ip, 56) : 'unknown';
+/** The client address a stream counts against: clientAddress (a real IP address), an IPv6 address by its /56 (as the post rate limit counts). */
+function clientKey(req: Request): string {
+  return ipKeyGenerator(clientAddress(req), 56);
 }
 
 export class LiveFeed {
@@ -143,7 +144,7 @@ export class LiveFeed {
    * when the replica or this client is at its cap. The caller checks `live` first.
    */
   attach(req: Request, res: Response): void {
-    const client = clientKey(req.ip);
+    const client = clientKey(req);
     this.admit(client);
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
