@@ -20,14 +20,21 @@
 
   const RETRY_MS = 2000;
   const STATUS_EVERY_MS = 10000;
+  // A resync reads status, history, status; it tries again while those do not agree.
+  const SYNC_TRIES = 5;
+  const SYNC_RETRY_MS = 1000;
 
-  const shown = new Map(); // message id -> <li>
+  const shown = new Map(); // message id -> <li>, stored or no longer stored
   let historyLimit = 100;
   let feedOpen = false;
   let redisUp = false;
   let uptime = null; // { seconds, at: Date.now() when read }
   let kept = null;
-  let receivedDuringReload = null; // messages that arrived while history was loading
+  let arrivedDuringSync = null; // ids of messages added while a resync was reading history
+
+  // Which Redis the list matches, to notice a restart: Redis's run id, new in every process.
+  let knownRun = null; // run id of the Redis whose history the list last matched; null until then
+  const pastRuns = new Set(); // run ids of Redises that were replaced: never a "restart" to one of them
 
   // ---- messages -----------------------------------------------------------
 
@@ -35,6 +42,7 @@
     const li = document.createElement('li');
     li.className = 'message';
     li.dataset.id = m.id;
+    li.dataset.at = m.at;
     const meta = document.createElement('div');
     meta.className = 'meta';
     const author = document.createElement('span');
@@ -58,6 +66,19 @@
     return li;
   }
 
+  function isMessage(m) {
+    return !!m && typeof m.id === 'string';
+  }
+
+  function isLost(li) {
+    return li.classList.contains('lost');
+  }
+
+  /** Messages Redis still has (as far as this page knows), in list order. */
+  function storedItems() {
+    return Array.from(list.querySelectorAll('li.message:not(.lost)'));
+  }
+
   function nearBottom() {
     const main = list.parentElement;
     return main.scrollHeight - main.scrollTop - main.clientHeight < 80;
@@ -68,20 +89,44 @@
     main.scrollTop = main.scrollHeight;
   }
 
+  function updateEmpty() {
+    empty.hidden = list.children.length > 0;
+  }
+
+  /** A message that just happened (live feed or this page's POST): at the end. */
   function addMessage(m) {
-    if (!m || typeof m.id !== 'string' || shown.has(m.id)) return false;
+    if (!isMessage(m) || shown.has(m.id)) return false;
     const stick = nearBottom();
     const li = renderMessage(m);
     shown.set(m.id, li);
     list.append(li);
-    while (shown.size > historyLimit) {
-      const [oldest, el] = shown.entries().next().value;
-      el.remove();
-      shown.delete(oldest);
-    }
+    if (arrivedDuringSync) arrivedDuringSync.add(m.id);
+    trimList();
     empty.hidden = true;
     if (stick) scrollToEnd();
     return true;
+  }
+
+  function removeMessage(li) {
+    shown.delete(li.dataset.id);
+    li.remove();
+  }
+
+  /** At most historyLimit stored messages, as Redis keeps, and as many no longer stored: oldest go first. */
+  function trimList() {
+    for (const items of [storedItems(), Array.from(list.querySelectorAll('li.message.lost'))]) {
+      for (let i = 0; i < items.length - historyLimit; i++) removeMessage(items[i]);
+    }
+  }
+
+  /** A message Redis no longer has after a restart: it stays, greyed, and says so. */
+  function markLost(li) {
+    li.classList.add('lost');
+    li.title = 'No longer stored: Redis restarted without it. Only this page still shows it; a reload shows what the server has.';
+    const mark = document.createElement('span');
+    mark.className = 'lost-mark';
+    mark.textContent = 'no longer stored';
+    li.querySelector('.meta').append(mark);
   }
 
   /** One more message kept in Redis (until the list is full). */
@@ -91,24 +136,199 @@
     renderStatus();
   }
 
-  /** Replaces the list with Redis's history: after a memory-only Redis restart, the loss shows. */
-  async function reloadHistory() {
-    receivedDuringReload = [];
-    try {
-      const res = await fetch('/api/messages', { cache: 'no-store' });
-      if (!res.ok) throw new Error(await errorText(res));
-      const body = await res.json();
-      list.replaceChildren();
-      shown.clear();
-      for (const m of body.messages) addMessage(m);
-      for (const m of receivedDuringReload) addMessage(m);
-      empty.hidden = shown.size > 0;
-      scrollToEnd();
-    } catch (err) {
-      showNotice('Could not load history: ' + err.message);
-    } finally {
-      receivedDuringReload = null;
+  // ---- lines about what happened ------------------------------------------
+
+  /** A line in the conversation that is not a message, like "X joined". parts: strings (as text) and nodes. */
+  function renderEvent(kind, parts) {
+    const li = document.createElement('li');
+    li.className = 'event';
+    li.dataset.event = kind;
+    li.setAttribute('role', 'status');
+    li.append(...parts);
+    return li;
+  }
+
+  function plural(n, one, many) {
+    return n + ' ' + (n === 1 ? one : many);
+  }
+
+  function goneText(missing, had) {
+    if (missing === had) return (had === 1 ? 'the message above is' : 'all ' + had + ' messages above are') + ' gone from the server';
+    return missing + ' of the ' + had + ' messages above ' + (missing === 1 ? 'is' : 'are') + ' gone from the server';
+  }
+
+  /**
+   * What became of the conversation, after "Redis restarted at 15:02". Says "kept" only
+   * when every message this page had shown is in the reloaded history.
+   */
+  function restartOutcome(persistence, had, missing) {
+    if (persistence === 'aof') {
+      return missing === 0
+        ? ' and reloaded its append-only file: ' + plural(had, 'message', 'messages') + ' kept'
+        : ' and reloaded its append-only file, but ' + goneText(missing, had);
     }
+    if (had === 0) return ' with an empty memory: anything stored before is gone from the server';
+    if (missing === had) return ' with an empty memory: the conversation above is gone from the server';
+    return ' with an empty memory: ' + goneText(missing, had);
+  }
+
+  function restartLine(run, had, missing) {
+    const time = document.createElement('time');
+    time.dateTime = run.startedAt.toISOString();
+    time.title = run.startedAt.toLocaleString();
+    time.textContent = run.startedAt.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    const li = renderEvent('redis-restart', ['Redis restarted at ', time, restartOutcome(run.persistence, had, missing)]);
+    li.dataset.outcome = missing === 0 && run.persistence === 'aof' ? 'kept' : 'gone';
+    return li;
+  }
+
+  // ---- history and Redis restarts -----------------------------------------
+
+  async function fetchJson(url) {
+    const res = await fetch(url, { cache: 'no-store' });
+    if (!res.ok) throw new Error(await errorText(res));
+    return res.json();
+  }
+
+  /** GET /api/status, stamped with when it was read; null when unreachable. */
+  async function fetchStatus() {
+    try {
+      const s = await fetchJson('/api/status');
+      s.readAt = Date.now();
+      return s;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  /**
+   * The Redis run both status reads name, or null. Replicas answer in turn, but all of
+   * them talk to the one Redis, so a run id read twice around a history read is the
+   * run that history came from.
+   */
+  function sameRun(a, b) {
+    if (!a || !b || !a.redis.connected || !b.redis.connected) return null;
+    const id = b.redis.runId;
+    if (!id || a.redis.runId !== id || pastRuns.has(id)) return null;
+    return { id, persistence: b.redis.persistence, startedAt: new Date(b.readAt - b.redis.uptimeSeconds * 1000) };
+  }
+
+  let syncing = null;
+  let syncAgain = false;
+
+  /** Brings the list in line with Redis's history; one resync at a time, once more if asked meanwhile. */
+  function resync() {
+    if (syncing) {
+      syncAgain = true;
+      return syncing;
+    }
+    syncing = (async () => {
+      try {
+        do {
+          syncAgain = false;
+          await syncOnce();
+        } while (syncAgain);
+      } finally {
+        syncing = null;
+      }
+    })();
+    return syncing;
+  }
+
+  /**
+   * Reads status, history, status. When both statuses name the same Redis run, the
+   * history is that Redis's and the list can be judged against it.
+   */
+  async function syncOnce() {
+    let history = null;
+    let arrived = null;
+    let problem = null;
+    for (let attempt = 0; attempt < SYNC_TRIES; attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, SYNC_RETRY_MS));
+      // Each attempt anew: a message that came during a failed one may be from the Redis before.
+      arrived = arrivedDuringSync = new Set();
+      try {
+        const before = await fetchStatus();
+        showStatus(before);
+        try {
+          history = (await fetchJson('/api/messages')).messages;
+        } catch (err) {
+          problem = err;
+          continue;
+        }
+        const after = await fetchStatus();
+        showStatus(after);
+        const run = sameRun(before, after);
+        if (run) {
+          hideHistoryNotice();
+          applyHistory(history, run, arrived);
+          return;
+        }
+      } finally {
+        arrivedDuringSync = null;
+      }
+    }
+    // Which Redis it came from is unclear: add what is new, drop nothing, judge nothing.
+    if (history) addUnknown(history, arrived);
+    else showNotice('Could not load history: ' + problem.message);
+  }
+
+  /**
+   * Makes the list match a history read from Redis run `run`. When that run is not the
+   * one the list matched before, Redis restarted: a line says so where it happened,
+   * after everything shown before it, and what the page had that the new Redis lacks
+   * stays, greyed. Otherwise the history is the truth: what it lacks goes.
+   */
+  function applyHistory(messages, run, arrived) {
+    const stick = nearBottom() || knownRun === null;
+    const restarted = knownRun !== null && run.id !== knownRun;
+    const onServer = new Set(messages.filter(isMessage).map((m) => m.id));
+    // A full history has dropped its oldest messages: those were trimmed, not lost.
+    const trimmedBefore = messages.length >= historyLimit ? Date.parse(messages[0].at) : -Infinity;
+    let had = 0;
+    const missing = [];
+    for (const li of storedItems()) {
+      if (arrived.has(li.dataset.id)) continue; // came live after the restart: not the restart's to judge
+      if (onServer.has(li.dataset.id)) had += 1;
+      else if (Date.parse(li.dataset.at) < trimmedBefore) removeMessage(li);
+      else {
+        had += 1;
+        missing.push(li);
+      }
+    }
+    if (restarted) {
+      missing.forEach(markLost);
+      const firstArrived = storedItems().find((li) => arrived.has(li.dataset.id));
+      list.insertBefore(restartLine(run, had, missing.length), firstArrived || null);
+      pastRuns.add(knownRun);
+    } else {
+      missing.forEach(removeMessage);
+    }
+    knownRun = run.id;
+    addUnknown(messages, arrived);
+    trimList();
+    updateEmpty();
+    if (stick || restarted) scrollToEnd();
+  }
+
+  /**
+   * Inserts the history's messages the list lacks, in the history's order: each before
+   * the next one shown; after all of them, before those that arrived live meanwhile.
+   */
+  function addUnknown(messages, arrived) {
+    let next = storedItems().find((li) => arrived.has(li.dataset.id)) || null;
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const m = messages[i];
+      if (!isMessage(m)) continue;
+      let li = shown.get(m.id);
+      if (!li) {
+        li = renderMessage(m);
+        shown.set(m.id, li);
+        list.insertBefore(li, next);
+      }
+      if (!isLost(li)) next = li;
+    }
+    updateEmpty();
   }
 
   // ---- live feed ----------------------------------------------------------
@@ -127,9 +347,8 @@
     });
     es.onopen = () => {
       hideNotice();
-      // Every (re)connect: reload history, so nothing sent meanwhile is missed.
-      void reloadHistory();
-      void refreshStatus();
+      // Every (re)connect: resync, so nothing sent meanwhile is missed and a restart shows.
+      void resync();
     };
     es.onmessage = (e) => {
       let m;
@@ -138,7 +357,6 @@
       } catch (_) {
         return;
       }
-      if (receivedDuringReload) receivedDuringReload.push(m);
       if (addMessage(m)) countNew();
     };
     es.onerror = () => {
@@ -170,21 +388,22 @@
 
   // ---- status bar ---------------------------------------------------------
 
+  /** Reads the status; a Redis run the list does not match yet (a restart) starts a resync. */
   async function refreshStatus() {
-    try {
-      const res = await fetch('/api/status', { cache: 'no-store' });
-      if (!res.ok) throw new Error(await errorText(res));
-      const s = await res.json();
-      historyLimit = s.historyLimit || historyLimit;
-      redisUp = !!s.redis.connected;
-      if (redisUp) {
-        ui.mode.textContent = s.redis.persistence === 'aof' ? 'AOF (persistent)' : 'memory-only';
-        ui.mode.title = s.redis.persistence === 'aof' ? 'appendonly yes: history survives a Redis restart' : 'no persistence: a Redis restart empties the history';
-        uptime = { seconds: s.redis.uptimeSeconds, at: Date.now() };
-        kept = s.redis.messages;
-      }
-    } catch (_) {
-      redisUp = false;
+    const s = await fetchStatus();
+    showStatus(s);
+    const run = s && s.redis.connected ? s.redis.runId : null;
+    if (run && run !== knownRun && !pastRuns.has(run)) void resync();
+  }
+
+  function showStatus(s) {
+    redisUp = !!(s && s.redis.connected);
+    if (s) historyLimit = s.historyLimit || historyLimit;
+    if (redisUp) {
+      ui.mode.textContent = s.redis.persistence === 'aof' ? 'AOF (persistent)' : 'memory-only';
+      ui.mode.title = s.redis.persistence === 'aof' ? 'appendonly yes: history survives a Redis restart' : 'no persistence: a Redis restart empties the history';
+      uptime = { seconds: s.redis.uptimeSeconds, at: Date.now() };
+      kept = s.redis.messages;
     }
     renderStatus();
   }
@@ -228,6 +447,10 @@
     notice.textContent = '';
   }
 
+  function hideHistoryNotice() {
+    if (notice.textContent.startsWith('Could not load history')) hideNotice();
+  }
+
   // A plain input inside a form: Enter submits.
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -261,8 +484,7 @@
   authorInput.value = localStorage.getItem('doks-chat-author') || '';
   (authorInput.value ? textInput : authorInput).focus();
   renderStatus();
-  connectFeed();
-  void refreshStatus();
+  connectFeed(); // its first open reads status and history
   setInterval(refreshStatus, STATUS_EVERY_MS);
   setInterval(renderStatus, 1000);
 })();

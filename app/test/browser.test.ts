@@ -122,7 +122,7 @@ describe('chat page in a browser', () => {
     await b.context().close();
   });
 
-  it('says "reconnecting…" while Redis is down and resyncs when it is back (the memory-only loss shows)', async () => {
+  it('says "reconnecting…" while Redis is down and resyncs when it is back (the memory-only loss shows in the conversation)', async () => {
     const b = await openPage(replicaB.url);
     await send(b, 'ana', 'will be lost');
     await b.locator('#messages .message', { hasText: 'will be lost' }).waitFor();
@@ -135,7 +135,9 @@ describe('chat page in a browser', () => {
 
     await redis.start();
     await b.locator('#connection', { hasText: 'live' }).waitFor({ timeout: 15_000 });
-    await b.locator('#messages .message', { hasText: 'will be lost' }).waitFor({ state: 'detached', timeout: 5000 });
+    // The new Redis is empty: the message stays on this page, greyed, under a line that says so.
+    await b.locator('#messages [data-event="redis-restart"]', { hasText: 'gone' }).waitFor({ timeout: 5000 });
+    await b.locator('#messages .message.lost', { hasText: 'will be lost' }).waitFor();
     await b.locator('#redis-uptime', { hasText: /^\d+s$/ }).waitFor();
     problems.length = 0; // the browser logs the failed POST and event-stream requests of the outage
     await b.context().close();
