@@ -153,7 +153,10 @@
   }
 
   function goneText(missing, had) {
-    if (missing === had) return (had === 1 ? 'the message above is' : 'all ' + had + ' messages above are') + ' gone from the server';
+    if (missing === had) {
+      const all = had === 1 ? 'the message above is' : had === 2 ? 'both messages above are' : 'all ' + had + ' messages above are';
+      return all + ' gone from the server';
+    }
     return missing + ' of the ' + had + ' messages above ' + (missing === 1 ? 'is' : 'are') + ' gone from the server';
   }
 
@@ -176,7 +179,7 @@
     const time = document.createElement('time');
     time.dateTime = run.startedAt.toISOString();
     time.title = run.startedAt.toLocaleString();
-    time.textContent = run.startedAt.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    time.textContent = run.startedAt.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
     const li = renderEvent('redis-restart', ['Redis restarted at ', time, restartOutcome(run.persistence, had, missing)]);
     li.dataset.outcome = missing === 0 && run.persistence === 'aof' ? 'kept' : 'gone';
     return li;
