@@ -56,7 +56,7 @@ async function startStack(stack: 'stateless' | 'stateful'): Promise<LocalStack> 
 }
 
 async function openPage(url: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 760, height: 520 } });
+  const context = await browser.newContext({ viewport: { width: 760, height: 400 } });
   const page = await context.newPage();
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
