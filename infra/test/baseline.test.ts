@@ -1,0 +1,44 @@
+/**
+ * What a stack without chat:domain declares, compared with a fixture captured from the program
+ * before issue #11 (fixtures/before-issue-11.json: every resource by type and name, the
+ * chat-app-lb Service as applied, the chat container's environment).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadConfig } from '../config';
+import { createStack } from '../stack';
+import { runProgram, T } from './harness';
+
+interface Baseline {
+  resources: string[];
+  service: any;
+  chatEnv: any[];
+}
+const BEFORE: Record<string, Baseline> = JSON.parse(
+  fs.readFileSync(path.join(__dirname, 'fixtures', 'before-issue-11.json'), 'utf8'),
+);
+
+describe.each(['stateless', 'stateful'])('stack %s without chat:domain, against the fixture', (stack) => {
+  let now: Baseline;
+  beforeAll(async () => {
+    const r = await runProgram(stack, () => createStack(loadConfig()) as unknown as Record<string, unknown>);
+    const chat = r.one(T.deployment, 'chat-app-deployment').inputs;
+    now = {
+      resources: r.resources.map((x) => `${x.type}::${x.name}`).sort(),
+      service: r.one(T.service, 'chat-app-lb').inputs,
+      chatEnv: chat.spec.template.spec.containers.find((c: any) => c.name === 'chat').env,
+    };
+  });
+
+  it('declares the same resources', () => {
+    expect(now.resources).toEqual(BEFORE[stack].resources);
+  });
+
+  it('gives the chat container the same environment', () => {
+    expect(now.chatEnv).toEqual(BEFORE[stack].chatEnv);
+  });
+
+  it('declares chat-app-lb as before', () => {
+    expect(now.service).toEqual(BEFORE[stack].service);
+  });
+});
