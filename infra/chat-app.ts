@@ -11,22 +11,68 @@ export const CHAT_GID = 1000;
 
 const DO_LB = 'service.beta.kubernetes.io/do-loadbalancer-';
 
+/** The annotation that picks the balancer's type; the controller cannot change it in place. */
+export const LB_TYPE_ANNOTATION = `${DO_LB}type`;
+
 /**
- * DigitalOcean load balancer settings (digitalocean-cloud-controller-manager annotations).
- * HTTP mode: the balancer health-checks /readyz, so a replica that lost Redis gets no
- * traffic, and it adds X-Forwarded-For with the client's address.
+ * How chat-app-lb is configured: annotations read by the DigitalOcean cloud controller
+ * manager (CCM, github.com/digitalocean/digitalocean-cloud-controller-manager). Each was
+ * checked against its docs/controllers/services/annotations.md and the code that reads it,
+ * cloud-controller-manager/do/loadbalancers.go (function names below). Values are strings,
+ * as the annotations doc asks ("true", not true).
+ *
+ * Defaults this program relies on without setting them (annotations.md, loadbalancers.go):
+ * - network EXTERNAL (getNetwork): a public balancer.
+ * - network stack DUALSTACK for REGIONAL (getNetworkStack): the Service status lists the
+ *   IPv4 address first, then the IPv6 one (EnsureLoadBalancer builds ingress [IP, IPv6]).
+ * - health check, without do-loadbalancer-override-health-check (buildHealthCheck,
+ *   healthCheckPathAndPort): HTTP GET /healthz on the Service's spec.healthCheckNodePort,
+ *   which exists because externalTrafficPolicy is Local (GetServiceHealthCheckPathPort in
+ *   k8s.io/cloud-provider service/helpers). The node's Service proxy answers it with 200
+ *   only while that node runs a ready chat pod, and readiness is the pods' /readyz probe:
+ *   a replica that lost Redis stops getting traffic. Check every 3 s, timeout 5 s, out after
+ *   3 failures, back after 5 successes (the healthcheck-* defaults in annotations.md).
+ *   The healthcheck-path/-protocol/-port annotations would be ignored without the override;
+ *   the override would send the check through the Service's node port to a pod's /readyz
+ *   instead, which the annotations doc calls unnecessary in general and which adds nothing
+ *   here (the same pods, the same readiness), so neither is set.
+ * - size unit 1 (getSizeUnit; digitalocean/openapi load_balancer_base.yml size_unit default 1).
+ * - no PROXY protocol, no sticky sessions, no backend keepalive (their getters default false/none).
  */
 export function loadBalancerAnnotations(lbName: string): Record<string, string> {
   return {
+    // The balancer's name in DigitalOcean (getLoadBalancerName); without it, "a" + the Service UID.
     [`${DO_LB}name`]: lbName,
+    // An HTTP (connection-terminating) balancer. Without this annotation the CCM creates its
+    // default type, REGIONAL_NETWORK (do/cloud.go defaultLBType, unless the cluster's CCM runs
+    // with DEFAULT_LB_TYPE; the default since CCM v0.1.61, CHANGELOG.md): a TCP pass-through
+    // balancer whose forwarding rules ignore the protocol annotation
+    // (buildRegionalNetworkForwardingRule), so no X-Forwarded-For and no HTTP idle timeout.
+    // REGIONAL builds the rules from the annotations below (buildForwardingRules).
+    [LB_TYPE_ANNOTATION]: 'REGIONAL',
+    // HTTP forwarding to the Service's node port (getProtocol; the default is tcp): the
+    // balancer is one proxy hop and passes the browser's address in X-Forwarded-For.
     [`${DO_LB}protocol`]: 'http',
-    [`${DO_LB}healthcheck-protocol`]: 'http',
-    [`${DO_LB}healthcheck-path`]: '/readyz',
     // The live feed is one long-lived response; the default idle timeout (60 s) would cut
-    // quiet feeds. 600 s is the maximum DigitalOcean allows.
+    // quiet feeds. 600 s is the maximum (getHttpIdleTimeoutSeconds; the range 30..600 is in
+    // digitalocean/openapi specification/resources/load_balancers/models/load_balancer_base.yml).
     [`${DO_LB}http-idle-timeout-seconds`]: '600',
   };
 }
+
+/**
+ * The Service's resource options: the balancer's type cannot change in place. The CCM
+ * overwrites the type annotation with the existing balancer's type before it builds the update
+ * (retrieveAndAnnotateLoadBalancer in loadbalancers.go), so a stack deployed before the type
+ * was set would keep its network balancer. A changed type annotation therefore replaces the
+ * Service, and with it the balancer (a new IP). Delete first: the name is fixed, and under
+ * server-side apply a "create" of the same name would patch the old object, which the delete
+ * of the original would then remove (pulumi/pulumi-kubernetes#4522).
+ */
+export const LOAD_BALANCER_SERVICE_OPTIONS: Pick<pulumi.CustomResourceOptions, 'replaceOnChanges' | 'deleteBeforeReplace'> = {
+  replaceOnChanges: [`metadata.annotations["${LB_TYPE_ANNOTATION}"]`],
+  deleteBeforeReplace: true,
+};
 
 export interface ChatAppArgs {
   provider: k8s.Provider;
@@ -76,8 +122,10 @@ export class ChatApp extends pulumi.ComponentResource {
       { name: 'HISTORY_LIMIT', value: String(args.historyLimit) },
       // The pod name, so the page shows which replica serves it.
       { name: 'REPLICA_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      // The DigitalOcean load balancer (HTTP mode) is one proxy hop: trust its X-Forwarded-For,
-      // so the per-client rate limit counts browsers, not the balancer.
+      // chat-app-lb is an HTTP balancer (type REGIONAL, see loadBalancerAnnotations): one proxy
+      // hop that sets X-Forwarded-For. Trust that one hop, so the per-client rate limit counts
+      // browsers, not the balancer. (Behind a TCP pass-through balancer this would let clients
+      // choose their own address.)
       { name: 'TRUST_PROXY', value: '1' },
     ];
     if (args.rateLimitPerMin !== undefined) env.push({ name: 'RATE_LIMIT_PER_MIN', value: String(args.rateLimitPerMin) });
@@ -168,7 +216,7 @@ export class ChatApp extends pulumi.ComponentResource {
           externalTrafficPolicy: 'Local',
         },
       },
-      { ...child, dependsOn: [this.deployment] },
+      { ...child, dependsOn: [this.deployment], ...LOAD_BALANCER_SERVICE_OPTIONS },
     );
 
     this.url = this.service.status.apply((s) => {

@@ -1,7 +1,8 @@
 /**
  * What a stack without chat:domain declares, compared with a fixture captured from the program
  * before issue #11 (fixtures/before-issue-11.json: every resource by type and name, the
- * chat-app-lb Service as applied, the chat container's environment).
+ * chat-app-lb Service as applied, the chat container's environment). The one intended change
+ * is the load balancer's explicit type; two annotations the controller ignored are gone.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -38,7 +39,26 @@ describe.each(['stateless', 'stateful'])('stack %s without chat:domain, against 
     expect(now.chatEnv).toEqual(BEFORE[stack].chatEnv);
   });
 
-  it('declares chat-app-lb as before', () => {
-    expect(now.service).toEqual(BEFORE[stack].service);
+  it('declares chat-app-lb as before but for its annotations', () => {
+    const strip = (svc: any) => ({ ...svc, metadata: { ...svc.metadata, annotations: undefined } });
+    expect(strip(now.service)).toEqual(strip(BEFORE[stack].service));
+  });
+
+  it('changes only the load balancer type among the annotations that take effect', () => {
+    const before: Record<string, string> = BEFORE[stack].service.metadata.annotations;
+    const after: Record<string, string> = now.service.metadata.annotations;
+    const added = Object.keys(after).filter((k) => !(k in before));
+    const removed = Object.keys(before).filter((k) => !(k in after));
+    const changed = Object.keys(after).filter((k) => k in before && after[k] !== before[k]);
+    expect(added).toEqual(['service.beta.kubernetes.io/do-loadbalancer-type']);
+    expect(after['service.beta.kubernetes.io/do-loadbalancer-type']).toBe('REGIONAL');
+    expect(changed).toEqual([]);
+    // These two never took effect: the controller reads them only under
+    // do-loadbalancer-override-health-check, which was never set (buildHealthCheck).
+    expect(removed.sort()).toEqual([
+      'service.beta.kubernetes.io/do-loadbalancer-healthcheck-path',
+      'service.beta.kubernetes.io/do-loadbalancer-healthcheck-protocol',
+    ]);
+    expect(Object.keys(before)).not.toContain('service.beta.kubernetes.io/do-loadbalancer-override-health-check');
   });
 });

@@ -213,21 +213,44 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     expect(r().one(T.pdb, 'chat-app-pdb').inputs.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { app: 'chat-app' } } });
   });
 
-  it('exposes the chat on port 80 of a DigitalOcean load balancer that health-checks /readyz', () => {
+  it('exposes the chat on port 80 of an HTTP (REGIONAL) DigitalOcean load balancer', () => {
     const lb = r().one(T.service, 'chat-app-lb').inputs;
     expect(lb.spec.type).toBe('LoadBalancer');
     expect(lb.spec.selector).toEqual({ app: 'chat-app' });
     expect(lb.spec.ports).toEqual([{ name: 'http', protocol: 'TCP', port: 80, targetPort: 'http' }]);
+    // Local: the balancer health-checks each node's health-check node port, which answers
+    // only where a ready (/readyz) chat pod runs; and no second hop hides the balancer.
     expect(lb.spec.externalTrafficPolicy).toBe('Local');
     const a = lb.metadata.annotations;
+    // Without the type the controller makes a TCP pass-through balancer that ignores the
+    // protocol and idle timeout, and TRUST_PROXY=1 would let clients spoof X-Forwarded-For.
+    expect(a['service.beta.kubernetes.io/do-loadbalancer-type']).toBe('REGIONAL');
     expect(a['service.beta.kubernetes.io/do-loadbalancer-protocol']).toBe('http');
-    expect(a['service.beta.kubernetes.io/do-loadbalancer-healthcheck-protocol']).toBe('http');
-    expect(a['service.beta.kubernetes.io/do-loadbalancer-healthcheck-path']).toBe('/readyz');
+    expect(a['service.beta.kubernetes.io/do-loadbalancer-name']).toBe(`chat-${stack}`);
     // Long enough for a quiet live feed (Server-Sent Events), within DigitalOcean's 30..600.
     const idle = Number(a['service.beta.kubernetes.io/do-loadbalancer-http-idle-timeout-seconds']);
     expect(idle).toBeGreaterThanOrEqual(300);
     expect(idle).toBeLessThanOrEqual(600);
     expect(r().outputs.url).toBe(`http://${FAKE_LB_IP}`);
+  });
+
+  it('sets only load-balancer annotations that take effect, as strings', () => {
+    const a = r().one(T.service, 'chat-app-lb').inputs.metadata.annotations as Record<string, unknown>;
+    expect(Object.keys(a).sort()).toEqual(
+      [
+        'service.beta.kubernetes.io/do-loadbalancer-http-idle-timeout-seconds',
+        'service.beta.kubernetes.io/do-loadbalancer-name',
+        'service.beta.kubernetes.io/do-loadbalancer-protocol',
+        'service.beta.kubernetes.io/do-loadbalancer-type',
+      ].sort(),
+    );
+    for (const v of Object.values(a)) expect(typeof v).toBe('string');
+    // The controller reads healthcheck-path/-protocol/-port only under override-health-check.
+    expect(Object.keys(a).filter((k) => /healthcheck-(path|protocol|port)$/.test(k))).toEqual([]);
+  });
+
+  it('tells the chat it is served over plain HTTP (no HTTPS_ONLY)', () => {
+    expect(envOf(container(r().one(T.deployment, 'chat-app-deployment'), 'chat')).HTTPS_ONLY).toBeUndefined();
   });
 
   it('protects Redis with a generated password from a Secret, passed without a shell', () => {
