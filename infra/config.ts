@@ -51,6 +51,12 @@ export interface ChatConfig {
   redisPassword?: pulumi.Output<string>;
   /** The DigitalOcean API token; present when a cluster is created (it authenticates the kubeconfig). */
   doToken?: pulumi.Output<string>;
+  /**
+   * Serve the chat at https://<name>: a Let's Encrypt certificate and an A record in the
+   * DigitalOcean DNS zone `zone` (the name itself or a parent of it). Undefined: plain HTTP
+   * on the load balancer's IP.
+   */
+  domain?: { name: string; zone: string };
 }
 
 /** One row per key: the README's table is written from the same facts. */
@@ -73,6 +79,8 @@ export const CONFIG_KEYS = [
   'kubeconfig',
   'image',
   'redisPassword',
+  'domain',
+  'dnsZone',
 ] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -173,6 +181,10 @@ const IMAGE_REF =
   /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 // DOCR registry names: lowercase letters, digits and dashes, starting with a letter or digit.
 const REGISTRY_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+// A fully qualified domain name as DNS and Let's Encrypt take it: lowercase labels of letters,
+// digits and inner dashes (1..63 characters), at least two labels, at most 253 characters, no
+// trailing dot, a top-level label that is not all digits (so no IP addresses).
+const FQDN = /^(?=.{1,253}$)(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\.)+(?=[-a-z0-9]*[a-z])[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 // Kubernetes quantities for the volume, in binary units.
 const QUANTITY = /^(\d+)(Mi|Gi|Ti)$/;
 const MIB_PER_UNIT: Record<string, number> = { Mi: 1, Gi: 1024, Ti: 1024 * 1024 };
@@ -239,7 +251,13 @@ export interface LoadOptions {
   doToken?: () => string | undefined;
 }
 
-/** The DigitalOcean provider reads `digitalocean:token`, else DIGITALOCEAN_TOKEN or DIGITALOCEAN_ACCESS_TOKEN. */
+/**
+ * The token as the DigitalOcean provider finds it: its `token` argument, i.e. the
+ * `digitalocean:token` config of the default provider, else DIGITALOCEAN_TOKEN, else
+ * DIGITALOCEAN_ACCESS_TOKEN (terraform-provider-digitalocean digitalocean/provider.go:
+ * "token" DefaultFunc MultiEnvDefaultFunc; pulumi-digitalocean provider/resources.go adds no
+ * other source).
+ */
 export function digitalOceanToken(): string | undefined {
   return (
     new pulumi.Config('digitalocean').get('token') ??
@@ -298,6 +316,24 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
     p.add('redisPassword', '16 to 128 printable characters without spaces (set it with --secret)');
   }
 
+  const domainName = parsePattern(raw, p, 'domain', FQDN, 'a lowercase fully qualified domain name such as chat.example.com (no scheme, no trailing dot)');
+  const dnsZoneRaw = parsePattern(raw, p, 'dnsZone', FQDN, 'a DigitalOcean DNS zone (a domain added to the account) such as example.com');
+  let domain: ChatConfig['domain'];
+  if (raw.get('dnsZone') !== undefined && raw.get('domain') === undefined) {
+    p.add('dnsZone', 'set only together with chat:domain (it names the zone that holds chat:domain)');
+  } else if (domainName !== undefined) {
+    const parent = domainName.slice(domainName.indexOf('.') + 1);
+    if (dnsZoneRaw !== undefined) {
+      if (dnsZoneRaw === domainName || domainName.endsWith(`.${dnsZoneRaw}`)) domain = { name: domainName, zone: dnsZoneRaw };
+      else p.add('dnsZone', `chat:domain (${domainName}) itself or a parent of it, such as ${parent}`, dnsZoneRaw);
+    } else if (!parent.includes('.')) {
+      // The default zone, the name without its first label, would be a top-level domain.
+      p.add('dnsZone', `set when chat:domain has only two labels: the default (chat:domain without its first label) would be "${parent}"; set it to ${domainName} to serve the chat at the zone's apex`);
+    } else {
+      domain = { name: domainName, zone: parent };
+    }
+  }
+
   const minSet = raw.get('minNodes') !== undefined;
   const maxSet = raw.get('maxNodes') !== undefined;
   if (minSet !== maxSet) {
@@ -313,18 +349,26 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
   }
 
   // A created cluster is reached with a kubeconfig built on the DigitalOcean token (see cluster.ts),
-  // so the token must be known before anything is created.
+  // and the certificate and DNS record of chat:domain are DigitalOcean resources: either needs
+  // the token before anything is created.
   let doToken: pulumi.Output<string> | undefined;
-  if (kubeconfigRaw === undefined) {
+  if (kubeconfigRaw === undefined || raw.get('domain') !== undefined) {
     const token = (options.doToken ?? digitalOceanToken)();
-    if (!token) {
+    if (token && kubeconfigRaw === undefined) {
+      doToken = pulumi.secret(token);
+    } else if (!token && kubeconfigRaw === undefined) {
       p.add(
         'digitalocean:token',
         'set to create a cluster: `pulumi config set --secret digitalocean:token <token>` or export DIGITALOCEAN_TOKEN ' +
           '(or set chat:kubeconfig to deploy onto an existing cluster)',
       );
-    } else {
-      doToken = pulumi.secret(token);
+    } else if (!token) {
+      p.add(
+        'domain',
+        'used with a DigitalOcean API token, also with chat:kubeconfig: its Let\'s Encrypt certificate and DNS record are ' +
+          'created through the DigitalOcean API (`pulumi config set --secret digitalocean:token <token>` or export ' +
+          'DIGITALOCEAN_TOKEN); or unset chat:domain to serve plain HTTP on the load balancer\'s IP',
+      );
     }
   }
 
@@ -350,5 +394,6 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
     image,
     redisPassword: redisPasswordRaw === undefined ? undefined : pulumi.secret(redisPasswordRaw),
     doToken,
+    domain,
   };
 }

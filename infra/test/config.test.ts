@@ -54,6 +54,7 @@ describe('the stack files', () => {
     expect(c.autoscale).toBeUndefined();
     expect(c.kubeconfig).toBeUndefined();
     expect(c.image).toBeUndefined();
+    expect(c.domain).toBeUndefined();
   });
 
   it('Pulumi.stateful.yaml: AOF Redis on a 1Gi do-block-storage volume', () => {
@@ -108,6 +109,12 @@ describe('invalid values fail naming the key and what is allowed', () => {
     ['chat:registry', '{"nmae":"x"}', /chat:registry must be an object/],
     ['chat:registry', '{"existing":true}', /chat:registry must be with existing: true, only a name/],
     ['chat:registry', '{"existing":true,"name":"r","tier":"basic"}', /with existing: true, only a name/],
+    ['chat:domain', 'Chat.Example.com', /chat:domain must be a lowercase fully qualified domain name.*got "Chat.Example.com"/],
+    ['chat:domain', 'https://chat.example.com', /chat:domain must be a lowercase fully qualified domain name/],
+    ['chat:domain', 'chat.example.com.', /chat:domain must be .*no trailing dot/],
+    ['chat:domain', 'localhost', /chat:domain must be a lowercase fully qualified domain name/],
+    ['chat:domain', '203.0.113.10', /chat:domain must be a lowercase fully qualified domain name/],
+    ['chat:domain', '*.example.com', /chat:domain must be a lowercase fully qualified domain name/],
   ])('%s = %j', (key, value, message) => {
     expect(problemsOf({ ...base, [key]: value })).toMatch(message);
   });
@@ -146,6 +153,31 @@ describe('invalid values fail naming the key and what is allowed', () => {
     expect(problemsOf(base, () => undefined)).toMatch(/digitalocean:token must be set to create a cluster.*DIGITALOCEAN_TOKEN.*chat:kubeconfig/);
   });
 
+  it('chat:dnsZone must hold chat:domain, be given with it, and be given for a two-label domain', () => {
+    expect(problemsOf({ ...base, 'chat:domain': 'chat.example.com', 'chat:dnsZone': 'example.org' })).toMatch(
+      /chat:dnsZone must be chat:domain \(chat\.example\.com\) itself or a parent of it, such as example\.com; got "example\.org"/,
+    );
+    // A suffix that is not a whole label is not a parent.
+    expect(problemsOf({ ...base, 'chat:domain': 'chat.myexample.com', 'chat:dnsZone': 'example.com' })).toMatch(/chat:dnsZone must be/);
+    expect(problemsOf({ ...base, 'chat:dnsZone': 'example.com' })).toMatch(/chat:dnsZone must be set only together with chat:domain/);
+    expect(problemsOf({ ...base, 'chat:domain': 'example.com' })).toMatch(
+      /chat:dnsZone must be set when chat:domain has only two labels: the default .* would be "com"; set it to example\.com/,
+    );
+    expect(problemsOf({ ...base, 'chat:domain': 'chat.example.com', 'chat:dnsZone': 'Example.com' })).toMatch(/chat:dnsZone must be a DigitalOcean DNS zone/);
+  });
+
+  it('chat:domain on an existing cluster needs the DigitalOcean token, and says why', () => {
+    const kubeconfig = { 'chat:kubeconfig': 'apiVersion: v1\nclusters: []\n' };
+    const msg = problemsOf({ ...base, ...kubeconfig, 'chat:domain': 'chat.example.com' }, () => undefined);
+    expect(msg).toMatch(/chat:domain must be used with a DigitalOcean API token, also with chat:kubeconfig: its Let's Encrypt certificate and DNS record are created through the DigitalOcean API/);
+    expect(msg).toMatch(/digitalocean:token.*DIGITALOCEAN_TOKEN/);
+    expect(msg).not.toMatch(/to create a cluster/);
+    // With the token it loads; the kubeconfig still needs no token of its own.
+    const c = load({ ...base, ...kubeconfig, 'chat:domain': 'chat.example.com' });
+    expect(c.domain).toEqual({ name: 'chat.example.com', zone: 'example.com' });
+    expect(c.doToken).toBeUndefined();
+  });
+
   it('reports every problem at once', () => {
     const msg = problemsOf({ 'chat:persistence': 'maybe', 'chat:nodeCount': '0', 'chat:appendfsync': 'sometimes' });
     expect(msg.split('\n').filter((l) => l.startsWith('  - '))).toHaveLength(3);
@@ -164,6 +196,7 @@ describe('invalid values fail naming the key and what is allowed', () => {
       'chat:image': `registry.example.com:5000/team/chat@sha256:${'0'.repeat(64)}`,
       'chat:registry': '{"name":"reg-1","tier":"basic"}',
       'chat:rateLimitPerMin': '0',
+      'chat:domain': 'chat.eu.example.co.uk',
     });
     expect(c).toMatchObject({
       persistence: true,
@@ -173,6 +206,10 @@ describe('invalid values fail naming the key and what is allowed', () => {
       appendfsync: 'always',
       rateLimitPerMin: 0,
       registry: { mode: 'create', name: 'reg-1', tier: 'basic' },
+      // The default zone is the domain without its first label.
+      domain: { name: 'chat.eu.example.co.uk', zone: 'eu.example.co.uk' },
     });
+    expect(load({ ...base, 'chat:domain': 'example.com', 'chat:dnsZone': 'example.com' }).domain).toEqual({ name: 'example.com', zone: 'example.com' });
+    expect(load({ ...base, 'chat:domain': 'a.b.example.com', 'chat:dnsZone': 'example.com' }).domain).toEqual({ name: 'a.b.example.com', zone: 'example.com' });
   });
 });
