@@ -38,9 +38,13 @@ export const LB_TYPE_ANNOTATION = `${DO_LB}type`;
  *   here (the same pods, the same readiness), so neither is set.
  * - size unit 1 (getSizeUnit; digitalocean/openapi load_balancer_base.yml size_unit default 1).
  * - no PROXY protocol, no sticky sessions, no backend keepalive (their getters default false/none).
+ *
+ * With `https`, port 443 terminates TLS with a DigitalOcean (Let's Encrypt) certificate and
+ * forwards plain HTTP to the same node port as port 80 (buildForwardingRules,
+ * buildTLSForwardingRule).
  */
-export function loadBalancerAnnotations(lbName: string): Record<string, string> {
-  return {
+export function loadBalancerAnnotations(lbName: string, https?: LoadBalancerHttps): Record<string, pulumi.Input<string>> {
+  const annotations: Record<string, pulumi.Input<string>> = {
     // The balancer's name in DigitalOcean (getLoadBalancerName); without it, "a" + the Service UID.
     [`${DO_LB}name`]: lbName,
     // An HTTP (connection-terminating) balancer. Without this annotation the CCM creates its
@@ -58,6 +62,34 @@ export function loadBalancerAnnotations(lbName: string): Record<string, string> 
     // digitalocean/openapi specification/resources/load_balancers/models/load_balancer_base.yml).
     [`${DO_LB}http-idle-timeout-seconds`]: '600',
   };
+  if (https !== undefined) {
+    Object.assign(annotations, {
+      // Service port 443 is HTTPS (getHTTPSPorts); the others keep the protocol above.
+      [`${DO_LB}tls-ports`]: '443',
+      // By name, not id: the controller looks the name up at every sync (findCertificateID),
+      // and a Let's Encrypt certificate's id changes at each renewal, as annotations.md warns.
+      [`${DO_LB}certificate-name`]: https.certificateName,
+      // Port 80 answers with a redirect to https:// (getRedirectHTTPToHTTPS; default "false").
+      [`${DO_LB}redirect-http-to-https`]: 'true',
+      // DigitalOcean would otherwise create DNS records for the certificate's domain itself
+      // when the certificate is added to the balancer (getDisableLetsEncryptDNSRecords;
+      // default "false"); this program owns that record (domain.ts).
+      [`${DO_LB}disable-lets-encrypt-dns-records`]: 'true',
+    });
+  }
+  return annotations;
+}
+
+/** TLS on chat-app-lb's port 443. */
+export interface LoadBalancerHttps {
+  /** The name of a DigitalOcean certificate for the chat's domain. */
+  certificateName: pulumi.Input<string>;
+}
+
+/** The balancer's IPv4 address from a Service status: the controller lists it first, then the IPv6 one. */
+export function loadBalancerIPv4(status: k8s.types.output.core.v1.ServiceStatus | undefined): string | null {
+  const ips = (status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => !!ip);
+  return ips.find((ip) => /^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) ?? null;
 }
 
 /**
@@ -87,11 +119,15 @@ export interface ChatAppArgs {
   redisSecretName: pulumi.Input<string>;
   /** `{"auths": ...}` to pull a private image with (secret); none for public or preloaded images. */
   pullCredentials?: pulumi.Input<string>;
+  /** Serve HTTPS on port 443 too (chat:domain); plain HTTP on port 80 only without it. */
+  https?: LoadBalancerHttps;
 }
 
 export class ChatApp extends pulumi.ComponentResource {
   /** http://<load balancer address> */
   readonly url: pulumi.Output<string>;
+  /** The load balancer's IPv4 address; null while it reports none. */
+  readonly loadBalancerIp: pulumi.Output<string | null>;
   readonly deployment: k8s.apps.v1.Deployment;
   readonly service: k8s.core.v1.Service;
 
@@ -129,6 +165,9 @@ export class ChatApp extends pulumi.ComponentResource {
       { name: 'TRUST_PROXY', value: '1' },
     ];
     if (args.rateLimitPerMin !== undefined) env.push({ name: 'RATE_LIMIT_PER_MIN', value: String(args.rateLimitPerMin) });
+    // Browsers reach the chat only over https:// (port 80 redirects): the service may send
+    // Strict-Transport-Security and ask browsers to upgrade insecure requests.
+    if (args.https !== undefined) env.push({ name: 'HTTPS_ONLY', value: 'true' });
 
     this.deployment = new k8s.apps.v1.Deployment(
       NAMES.chatDeployment,
@@ -206,11 +245,15 @@ export class ChatApp extends pulumi.ComponentResource {
     this.service = new k8s.core.v1.Service(
       NAMES.chatService,
       {
-        metadata: { name: NAMES.chatService, labels: podLabels, annotations: loadBalancerAnnotations(args.instance) },
+        metadata: { name: NAMES.chatService, labels: podLabels, annotations: loadBalancerAnnotations(args.instance, args.https) },
         spec: {
           type: 'LoadBalancer',
           selector,
-          ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 'http' }],
+          // With HTTPS, 443 goes to the same container port: the balancer has decrypted it.
+          ports: [
+            { name: 'http', protocol: 'TCP', port: 80, targetPort: 'http' },
+            ...(args.https !== undefined ? [{ name: 'https', protocol: 'TCP', port: 443, targetPort: 'http' }] : []),
+          ],
           // Traffic goes only to nodes that run a chat pod and is not forwarded (and
           // source-NATed) to another node, so the balancer's X-Forwarded-For is the only hop.
           externalTrafficPolicy: 'Local',
@@ -223,6 +266,7 @@ export class ChatApp extends pulumi.ComponentResource {
       const ingress = s?.loadBalancer?.ingress?.[0];
       return `http://${ingress?.ip ?? ingress?.hostname ?? 'pending'}`;
     });
-    this.registerOutputs({ url: this.url });
+    this.loadBalancerIp = this.service.status.apply(loadBalancerIPv4);
+    this.registerOutputs({ url: this.url, loadBalancerIp: this.loadBalancerIp });
   }
 }

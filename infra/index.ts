@@ -7,8 +7,10 @@ import { createStack } from './stack';
 
 const stack = createStack(loadConfig());
 
-/** http://<load balancer IP>: open it in a browser. */
+/** Open it in a browser: https://<chat:domain>, or http://<load balancer IP> without chat:domain. */
 export const url = stack.url;
+/** The load balancer's IPv4 address (what the chat:domain A record points at). */
+export const loadBalancerIp = stack.loadBalancerIp;
 /** For kubectl: `pulumi stack output kubeconfig --show-secrets > kubeconfig.yaml` (secret). */
 export const kubeconfig = stack.kubeconfig;
 export const clusterName = stack.clusterName;

@@ -2,6 +2,7 @@
  * The stack, as the architecture draws it:
  *
  *   cluster ──► image (registry + build) ──► redis ──► chat app ──► load balancer URL
+ *                         (chat:domain) certificate ──┘        └──► DNS name ──► https URL
  *
  * Only wiring: each box is a component with its own module.
  */
@@ -9,12 +10,16 @@ import * as pulumi from '@pulumi/pulumi';
 import { ChatApp } from './chat-app';
 import { ChatCluster } from './cluster';
 import type { ChatConfig } from './config';
+import { DnsName, HttpsCertificate } from './domain';
 import { ChatImage } from './image';
 import { NAMES } from './k8s-common';
 import { Redis } from './redis';
 
 export interface StackOutputs {
+  /** https://<chat:domain>, else http://<load balancer IP>. */
   url: pulumi.Output<string>;
+  /** The load balancer's IPv4 address, with or without chat:domain. */
+  loadBalancerIp: pulumi.Output<string | null>;
   kubeconfig: pulumi.Output<string>;
   clusterName: pulumi.Output<string>;
   /** null when chat:image is set (nothing is pushed). */
@@ -89,6 +94,8 @@ export function createStack(cfg: ChatConfig): StackOutputs {
     password: cfg.redisPassword,
   });
 
+  const certificate = cfg.domain !== undefined ? new HttpsCertificate('https', { instance, domain: cfg.domain.name }) : undefined;
+
   const chat = new ChatApp('chat', {
     provider: cluster.provider,
     instance,
@@ -100,10 +107,17 @@ export function createStack(cfg: ChatConfig): StackOutputs {
     redisPort: redis.port,
     redisSecretName: redis.secretName,
     pullCredentials: image.pullCredentials,
+    https: certificate !== undefined ? { certificateName: certificate.certificateName } : undefined,
   });
 
+  const dnsName =
+    cfg.domain !== undefined
+      ? new DnsName('dns', { domain: cfg.domain.name, zone: cfg.domain.zone, ip: chat.loadBalancerIp })
+      : undefined;
+
   return {
-    url: chat.url,
+    url: dnsName?.url ?? chat.url,
+    loadBalancerIp: chat.loadBalancerIp,
     kubeconfig: cluster.kubeconfig,
     clusterName: cluster.clusterName,
     registryEndpoint: image.registryEndpoint ?? pulumi.output(null),

@@ -225,6 +225,8 @@ export async function runProgram(
 export const T = {
   cluster: 'digitalocean:index/kubernetesCluster:KubernetesCluster',
   registry: 'digitalocean:index/containerRegistry:ContainerRegistry',
+  certificate: 'digitalocean:index/certificate:Certificate',
+  dnsRecord: 'digitalocean:index/dnsRecord:DnsRecord',
   credentials: 'digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials',
   image: 'docker:index/image:Image',
   provider: 'pulumi:providers:kubernetes',

@@ -1,10 +1,10 @@
 /**
- * chat-app-lb's resource options: what `pulumi up` does to a load balancer that already
- * exists when its type annotation changes (stacks deployed before the type was explicit).
+ * chat-app-lb: its resource options (what `pulumi up` does to a load balancer that already
+ * exists when its type annotation changes) and how its IPv4 address is read from its status.
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { ChatApp, LB_TYPE_ANNOTATION } from '../chat-app';
+import { ChatApp, LB_TYPE_ANNOTATION, loadBalancerIPv4 } from '../chat-app';
 import { runProgram } from './harness';
 
 describe('chat-app-lb resource options', () => {
@@ -59,5 +59,19 @@ describe('chat-app-lb resource options', () => {
     for (const a of seen.filter((x) => x !== service())) {
       expect({ name: a.name, replaceOnChanges: a.opts.replaceOnChanges }).toEqual({ name: a.name, replaceOnChanges: undefined });
     }
+  });
+});
+
+describe('loadBalancerIPv4', () => {
+  it('takes the IPv4 address of a dual-stack balancer, whichever order the status lists them in', () => {
+    expect(loadBalancerIPv4({ loadBalancer: { ingress: [{ ip: '203.0.113.10' }, { ip: '2001:db8::1' }] } } as any)).toBe('203.0.113.10');
+    expect(loadBalancerIPv4({ loadBalancer: { ingress: [{ ip: '2001:db8::1' }, { ip: '203.0.113.10' }] } } as any)).toBe('203.0.113.10');
+  });
+
+  it('is null while the balancer reports no IPv4 address', () => {
+    expect(loadBalancerIPv4(undefined)).toBeNull();
+    expect(loadBalancerIPv4({ loadBalancer: {} } as any)).toBeNull();
+    expect(loadBalancerIPv4({ loadBalancer: { ingress: [{ hostname: 'lb.example.com' }] } } as any)).toBeNull();
+    expect(loadBalancerIPv4({ loadBalancer: { ingress: [{ ip: '2001:db8::1' }] } } as any)).toBeNull();
   });
 });

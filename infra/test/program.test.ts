@@ -19,7 +19,7 @@ describe('Pulumi.yaml', () => {
 });
 
 describe('infra/index.ts', () => {
-  it('exports url, kubeconfig (secret), clusterName, registryEndpoint, image, persistence and the experiment', async () => {
+  it('exports url, loadBalancerIp, kubeconfig (secret), clusterName, registryEndpoint, image, persistence and the experiment', async () => {
     let mod: Record<string, unknown> = {};
     const r = await runProgram('stateless', () => {
       jest.isolateModules(() => {
@@ -28,9 +28,10 @@ describe('infra/index.ts', () => {
       return mod;
     });
     expect(Object.keys(r.outputs)).toEqual(
-      expect.arrayContaining(['url', 'kubeconfig', 'clusterName', 'registryEndpoint', 'image', 'persistence', 'experiment']),
+      expect.arrayContaining(['url', 'loadBalancerIp', 'kubeconfig', 'clusterName', 'registryEndpoint', 'image', 'persistence', 'experiment']),
     );
     expect(r.outputs.url).toBe('http://203.0.113.10');
+    expect(r.outputs.loadBalancerIp).toBe('203.0.113.10');
     expect(r.outputs.persistence).toBe('memory');
     expect(r.secretOutputs).toEqual(['kubeconfig']);
     expect(r.resources.length).toBeGreaterThan(10);

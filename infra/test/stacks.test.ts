@@ -292,8 +292,9 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
   it('exports the outputs the README and the experiment use', () => {
     const o = r().outputs;
     expect(Object.keys(o).sort()).toEqual(
-      ['appendfsync', 'clusterName', 'experiment', 'image', 'kubeconfig', 'persistence', 'redisCommand', 'registryEndpoint', 'url'].sort(),
+      ['appendfsync', 'clusterName', 'experiment', 'image', 'kubeconfig', 'loadBalancerIp', 'persistence', 'redisCommand', 'registryEndpoint', 'url'].sort(),
     );
+    expect(o.loadBalancerIp).toBe(FAKE_LB_IP);
     expect(o.clusterName).toBe(`chat-${stack}`);
     const experiment = o.experiment as Record<string, string>;
     expect(experiment.crashRedis).toBe('kubectl delete pod -l app=redis');

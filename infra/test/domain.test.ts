@@ -1,0 +1,177 @@
+/**
+ * chat:domain: a name and HTTPS for the chat. Both stack files, with and without the key,
+ * under mocks: the certificate, chat-app-lb's port 443 and TLS annotations, the A record
+ * wired to the load balancer's IP, and the outputs.
+ */
+import { loadConfig } from '../config';
+import { certificateName, relativeRecordName } from '../domain';
+import { createStack } from '../stack';
+import { FAKE_DO_TOKEN, FAKE_LB_IP, Recorded, runProgram, RunResult, T } from './harness';
+import { validateK8sObject } from './k8s-schema';
+
+const DO_LB = 'service.beta.kubernetes.io/do-loadbalancer-';
+const TLS_ANNOTATIONS = ['tls-ports', 'certificate-name', 'redirect-http-to-https', 'disable-lets-encrypt-dns-records'].map(
+  (k) => `${DO_LB}${k}`,
+);
+
+const run = (stack: string, overrides: Record<string, string | undefined> = {}) =>
+  runProgram(stack, () => createStack(loadConfig()) as unknown as Record<string, unknown>, overrides);
+
+const chatEnv = (r: RunResult): Record<string, unknown> =>
+  Object.fromEntries(
+    r.one(T.deployment, 'chat-app-deployment').inputs.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]),
+  );
+const key = (x: Recorded) => `${x.type}::${x.name}`;
+
+describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
+  const runs: Record<'plain' | 'https', RunResult> = {} as any;
+  beforeAll(async () => {
+    runs.plain = await run(stack);
+    runs.https = await run(stack, { 'chat:domain': 'chat.example.com' });
+  });
+
+  describe('without chat:domain', () => {
+    const r = () => runs.plain;
+
+    it('creates no certificate and no DNS record', () => {
+      expect(r().byType(T.certificate)).toEqual([]);
+      expect(r().byType(T.dnsRecord)).toEqual([]);
+    });
+
+    it('serves plain HTTP on port 80 of a REGIONAL balancer, with no TLS annotation', () => {
+      const lb = r().one(T.service, 'chat-app-lb').inputs;
+      expect(lb.spec.ports.map((p: any) => p.port)).toEqual([80]);
+      expect(lb.metadata.annotations[`${DO_LB}type`]).toBe('REGIONAL');
+      for (const k of TLS_ANNOTATIONS) expect(lb.metadata.annotations).not.toHaveProperty([k]);
+      expect(chatEnv(r())).not.toHaveProperty('HTTPS_ONLY');
+    });
+
+    it('outputs http://<IP> and the IP', () => {
+      expect(r().outputs.url).toBe(`http://${FAKE_LB_IP}`);
+      expect(r().outputs.loadBalancerIp).toBe(FAKE_LB_IP);
+    });
+  });
+
+  describe('with chat:domain chat.example.com', () => {
+    const r = () => runs.https;
+
+    it("creates a Let's Encrypt certificate for exactly that name, named after the stack", () => {
+      const cert = r().one(T.certificate).inputs;
+      expect(cert).toEqual({ name: `chat-${stack}-chat-example-com`, type: 'lets_encrypt', domains: ['chat.example.com'] });
+      expect(r().urns.find((u) => u.endsWith('$digitalocean:index/certificate:Certificate::certificate'))).toMatch(
+        /::doks-chat:infra:HttpsCertificate\$digitalocean:index\/certificate:Certificate::certificate$/,
+      );
+    });
+
+    it('adds port 443 beside 80 on chat-app-lb, both to the chat HTTP port', () => {
+      const lb = r().one(T.service, 'chat-app-lb').inputs;
+      expect(lb.spec.ports).toEqual([
+        { name: 'http', protocol: 'TCP', port: 80, targetPort: 'http' },
+        { name: 'https', protocol: 'TCP', port: 443, targetPort: 'http' },
+      ]);
+      expect(() => validateK8sObject(lb)).not.toThrow();
+    });
+
+    it('terminates TLS on 443 with the certificate by name, redirects 80, and leaves DNS to the program', () => {
+      const a = r().one(T.service, 'chat-app-lb').inputs.metadata.annotations;
+      expect(a).toMatchObject({
+        [`${DO_LB}type`]: 'REGIONAL',
+        [`${DO_LB}protocol`]: 'http',
+        [`${DO_LB}tls-ports`]: '443',
+        [`${DO_LB}certificate-name`]: r().one(T.certificate).inputs.name,
+        [`${DO_LB}redirect-http-to-https`]: 'true',
+        [`${DO_LB}disable-lets-encrypt-dns-records`]: 'true',
+      });
+      // The id changes at every Let's Encrypt renewal; the name does not.
+      expect(a).not.toHaveProperty([`${DO_LB}certificate-id`]);
+      for (const v of Object.values(a)) expect(typeof v).toBe('string');
+    });
+
+    it('points an A record in the zone (the domain without its first label) at the load balancer IP, short TTL', () => {
+      const record = r().one(T.dnsRecord).inputs;
+      // FAKE_LB_IP exists only in the mocked chat-app-lb status: the value is wired to it.
+      expect(record).toEqual({ domain: 'example.com', name: 'chat', type: 'A', value: FAKE_LB_IP, ttl: 60 });
+      expect(r().urns.find((u) => u.endsWith('$digitalocean:index/dnsRecord:DnsRecord::record'))).toMatch(
+        /::doks-chat:infra:DnsName\$digitalocean:index\/dnsRecord:DnsRecord::record$/,
+      );
+    });
+
+    it('outputs https://<domain> as the url and still the IP', () => {
+      expect(r().outputs.url).toBe('https://chat.example.com');
+      expect(r().outputs.loadBalancerIp).toBe(FAKE_LB_IP);
+    });
+
+    it('tells the chat container it is served over HTTPS only, and nothing else changes in its environment', () => {
+      const plain = chatEnv(runs.plain);
+      expect(chatEnv(r())).toEqual({ ...plain, HTTPS_ONLY: 'true' });
+    });
+
+    it('adds the certificate, the record and their components, and keeps every other resource', () => {
+      const before = new Set(runs.plain.resources.map(key));
+      const after = new Set(r().resources.map(key));
+      expect([...after].filter((k) => !before.has(k)).sort()).toEqual(
+        [
+          'doks-chat:infra:HttpsCertificate::https',
+          `${T.certificate}::certificate`,
+          'doks-chat:infra:DnsName::dns',
+          `${T.dnsRecord}::record`,
+        ].sort(),
+      );
+      expect([...before].filter((k) => !after.has(k))).toEqual([]);
+    });
+
+    it('changes chat-app-lb only by port 443 and the TLS annotations, so turning it on does not replace the balancer', () => {
+      const plain = runs.plain.one(T.service, 'chat-app-lb').inputs;
+      const https = r().one(T.service, 'chat-app-lb').inputs;
+      const tlsFree = Object.fromEntries(Object.entries(https.metadata.annotations).filter(([k]) => !TLS_ANNOTATIONS.includes(k)));
+      expect(tlsFree).toEqual(plain.metadata.annotations);
+      expect({ ...https.spec, ports: https.spec.ports.slice(0, 1) }).toEqual(plain.spec);
+    });
+  });
+});
+
+describe('chat:domain variants', () => {
+  it('chat:dnsZone equal to chat:domain puts the record at the zone apex (@)', async () => {
+    const r = await run('stateless', { 'chat:domain': 'example.com', 'chat:dnsZone': 'example.com' });
+    expect(r.one(T.dnsRecord).inputs).toMatchObject({ domain: 'example.com', name: '@' });
+    expect(r.one(T.certificate).inputs.domains).toEqual(['example.com']);
+    expect(r.outputs.url).toBe('https://example.com');
+  });
+
+  it('a zone two labels up gives a two-label record name', async () => {
+    const r = await run('stateful', { 'chat:domain': 'chat.eu.example.com', 'chat:dnsZone': 'example.com' });
+    expect(r.one(T.dnsRecord).inputs).toMatchObject({ domain: 'example.com', name: 'chat.eu' });
+  });
+
+  it('works on an existing cluster (chat:kubeconfig) with a DigitalOcean token: no cluster, a certificate and a record', async () => {
+    const kubeconfig = 'apiVersion: v1\nkind: Config\nclusters:\n- name: doks\n  cluster: {server: https://x}\ncurrent-context: doks\n';
+    const r = await run('stateful', { 'chat:kubeconfig': kubeconfig, 'chat:domain': 'chat.example.com', 'digitalocean:token': FAKE_DO_TOKEN });
+    expect(r.byType(T.cluster)).toEqual([]);
+    expect(r.byType(T.certificate)).toHaveLength(1);
+    expect(r.one(T.dnsRecord).inputs.value).toBe(FAKE_LB_IP);
+    expect(r.outputs.url).toBe('https://chat.example.com');
+  });
+
+  it('on an existing cluster without a token, fails naming chat:domain and saying why', async () => {
+    const kubeconfig = 'apiVersion: v1\nkind: Config\nclusters: []\n';
+    await expect(
+      run('stateless', { 'chat:kubeconfig': kubeconfig, 'chat:domain': 'chat.example.com', 'digitalocean:token': undefined }),
+    ).rejects.toThrow(/chat:domain must be used with a DigitalOcean API token, also with chat:kubeconfig/);
+  });
+});
+
+describe('names', () => {
+  it('relativeRecordName: "@" at the apex, the leading labels otherwise', () => {
+    expect(relativeRecordName('example.com', 'example.com')).toBe('@');
+    expect(relativeRecordName('chat.example.com', 'example.com')).toBe('chat');
+    expect(relativeRecordName('a.b.example.com', 'example.com')).toBe('a.b');
+    // A suffix that is not on a label boundary is not the zone.
+    expect(() => relativeRecordName('chatexample.com', 'example.com')).toThrow(/not in the zone/);
+  });
+
+  it('certificateName: unique per stack and domain, in DigitalOcean name characters', () => {
+    expect(certificateName('chat-stateful', 'chat.example.com')).toBe('chat-stateful-chat-example-com');
+    expect(certificateName('chat-stateless', 'chat.example.com')).not.toBe(certificateName('chat-stateful', 'chat.example.com'));
+    expect(certificateName('chat-x', 'a.example.com')).not.toBe(certificateName('chat-x', 'b.example.com'));
+  });
+});
