@@ -3,6 +3,7 @@
  * under mocks: the certificate, chat-app-lb's port 443 and TLS annotations, the A record
  * wired to the load balancer's IP, and the outputs.
  */
+import { loadConfig as loadServiceConfig } from '../../app/src/config';
 import { loadConfig } from '../config';
 import { certificateName, relativeRecordName } from '../domain';
 import { createStack } from '../stack';
@@ -104,6 +105,11 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     it('tells the chat container it is served over HTTPS only, and nothing else changes in its environment', () => {
       const plain = chatEnv(runs.plain);
       expect(chatEnv(r())).toEqual({ ...plain, HTTPS_ONLY: 'true' });
+      // The service reads it as such (values the kubelet fills in get stand-ins).
+      const asStrings = (env: Record<string, unknown>) =>
+        Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : `from-${k.toLowerCase()}`]));
+      expect(loadServiceConfig(asStrings(chatEnv(r()))).httpsOnly).toBe(true);
+      expect(loadServiceConfig(asStrings(plain)).httpsOnly).toBe(false);
     });
 
     it('adds the certificate, the record and their components, and keeps every other resource', () => {
