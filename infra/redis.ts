@@ -8,14 +8,22 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
-import { AppendFsync, redisCommandLine, redisPlan, RedisPlan } from './persistence';
+import { AppendFsync, redisCommandLine, redisLaunch, redisPlan, RedisPlan } from './persistence';
 import { labels, NAMES, REDIS_PASSWORD_KEY, REDIS_PORT, restrictedContainer, restrictedPod } from './k8s-common';
 
 /** Pinned Redis 7 (7.4.6 carries the fix for CVE-2025-49844); alpine for a small image. */
 export const REDIS_IMAGE = 'redis:7.4.6-alpine';
-/** The official image's redis user and the group the volume is handed to. */
+/**
+ * The official image's redis user (uid 999), and the group the pod runs as and the volume is
+ * handed to (fsGroup). 999 is not the image's redis group: the alpine image adds `redis` with
+ * gid 1000 because alpine already uses 999 (docker-library/redis <version>/alpine/Dockerfile:
+ * `addgroup -S -g 1000 redis`; the Debian image uses 999). Nothing depends on the name: the
+ * pod sets runAsUser, runAsGroup and fsGroup numerically.
+ */
 export const REDIS_UID = 999;
 export const REDIS_GID = 999;
+/** Where the volume is mounted, and Redis's --dir when persistent. */
+export const REDIS_DATA_DIR = '/data';
 
 export interface RedisArgs {
   provider: k8s.Provider;
@@ -68,7 +76,6 @@ export class Redis extends pulumi.ComponentResource {
     const dependsOn: pulumi.Resource[] = [];
     const volumes: k8s.types.input.core.v1.Volume[] = [];
     const volumeMounts: k8s.types.input.core.v1.VolumeMount[] = [];
-    const dataArgs: string[] = [];
     if (this.plan.needsVolume) {
       const pvc = new k8s.core.v1.PersistentVolumeClaim(
         NAMES.redisPvc,
@@ -85,9 +92,13 @@ export class Redis extends pulumi.ComponentResource {
       );
       dependsOn.push(pvc);
       volumes.push({ name: 'redis-data', persistentVolumeClaim: { claimName: NAMES.redisPvc } });
-      volumeMounts.push({ name: 'redis-data', mountPath: '/data' });
-      dataArgs.push('--dir', '/data');
+      volumeMounts.push({ name: 'redis-data', mountPath: REDIS_DATA_DIR });
     }
+    // With a volume, redis-server starts behind a lock on /data (see redisLaunch), so a
+    // replacement pod on the same node waits for the old redis-server to exit.
+    // $(REDIS_PASSWORD) is expanded by Kubernetes from the env below and reaches redis-server
+    // as one argument ("$@"): no shell ever parses it.
+    const launch = redisLaunch(this.plan, REDIS_DATA_DIR, ['--port', String(REDIS_PORT), '--requirepass', '$(REDIS_PASSWORD)']);
 
     const passwordEnv: k8s.types.input.core.v1.EnvVar[] = ['REDIS_PASSWORD', 'REDISCLI_AUTH'].map((envName) => ({
       name: envName,
@@ -124,9 +135,8 @@ export class Redis extends pulumi.ComponentResource {
                 {
                   name: 'redis',
                   image: REDIS_IMAGE,
-                  command: ['redis-server'],
-                  // $(REDIS_PASSWORD) is expanded by Kubernetes from the env below; no shell involved.
-                  args: [...this.plan.args, ...dataArgs, '--port', String(REDIS_PORT), '--requirepass', '$(REDIS_PASSWORD)'],
+                  command: launch.command,
+                  args: launch.args,
                   env: passwordEnv,
                   ports: [{ name: 'redis', containerPort: REDIS_PORT, protocol: 'TCP' }],
                   volumeMounts,

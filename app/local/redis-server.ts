@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import { redisLaunch, type RedisPlan } from '../../infra/persistence';
 import { freePort } from './ports';
 
 /**
@@ -10,8 +11,10 @@ import { freePort } from './ports';
  * Used by the local stack, the experiment, the benchmarks and the tests.
  */
 export interface RedisServerOptions {
-  /** Persistence arguments, from `redisPlan(...).args`. */
-  args: string[];
+  /** The persistence plan, `redisPlan(...)`: started through `redisLaunch`, exactly as the pod starts. */
+  plan: RedisPlan;
+  /** More redis-server arguments after the plan's (tests and benchmarks). */
+  extraArgs?: string[];
   /** Data directory (stands in for the pod's /data). Created if missing. */
   dir: string;
   /** Port on 127.0.0.1; a free one is chosen when omitted. Kept across restarts. */
@@ -71,18 +74,21 @@ export class RedisServer extends EventEmitter {
     if (this.running) throw new RedisServerError('redis-server is already running');
     fs.mkdirSync(this.opts.dir, { recursive: true });
     if (!this.port) this.port = this.opts.port ?? (await freePort());
-    const args = [
+    // The pod's launch (with a volume: behind the data-directory lock), plus what only a
+    // process on a shared machine needs: its own port on loopback, logs on stdout.
+    const launch = redisLaunch(this.opts.plan, this.opts.dir, [
       '--port', String(this.port),
       '--bind', '127.0.0.1',
       '--dir', this.opts.dir,
       '--daemonize', 'no',
       '--logfile', '',
       ...(this.opts.password ? ['--requirepass', this.opts.password] : []),
-      ...this.opts.args,
-    ];
+      ...(this.opts.extraArgs ?? []),
+    ]);
     this.logLines = [];
     const began = Date.now();
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, ...fileArgs] = launch.command;
+    const child = spawn(file, [...fileArgs, ...launch.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let buf = '';
     const onData = (chunk: Buffer) => {

@@ -81,7 +81,7 @@ export class LocalStack {
     }
     this.dataDir = path.resolve(opts.dataDir ?? path.join(this.root, '.local', opts.stack));
     this.redisDir = path.join(this.dataDir, 'redis');
-    this.redis = new RedisServer({ args: this.plan.args, dir: this.redisDir });
+    this.redis = new RedisServer({ plan: this.plan, dir: this.redisDir });
     this.port = opts.port ?? DEFAULT_PORT;
     this.url = `http://127.0.0.1:${this.port}`;
     this.log = opts.log ?? (() => {});

@@ -5,7 +5,7 @@
 import { loadConfig as loadServiceConfig } from '../../app/src/config';
 import { MAX_OLD_SPACE_MB } from '../../app/src/node-flags';
 import { loadConfig } from '../config';
-import { redisPlan } from '../persistence';
+import { redisLaunch, redisPlan } from '../persistence';
 import { createStack } from '../stack';
 import { FAKE_DIGEST, FAKE_DO_TOKEN, FAKE_LB_IP, isSecretAt, Recorded, runProgram, RunResult, T } from './harness';
 import { validateK8sObject } from './k8s-schema';
@@ -259,7 +259,8 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     expect(isSecretAt(r().one(T.secret, 'redis-auth'), 'stringData.password')).toBe(true);
     expect(r().byType('random:index/randomPassword:RandomPassword')).toHaveLength(1);
     const redis = container(r().one(T.deployment, 'redis-deployment'), 'redis');
-    expect(redis.command).toEqual(['redis-server']);
+    // redis-server itself, or the lock guard's shell that execs it with "$@" (persistent).
+    expect(redis.command.slice(-1)).toEqual(['redis-server']);
     expect(redis.args.slice(-2)).toEqual(['--requirepass', '$(REDIS_PASSWORD)']);
     expect(envOf(redis).REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'redis-auth', key: 'password' } });
     expect(JSON.stringify(r().k8sObjects().filter((o) => o.kind !== 'Secret'))).not.toContain('generated-redis-password');
@@ -359,8 +360,26 @@ describe('stateful: Redis with an append-only file on a volume (phase 2)', () =>
     expect(r().outputs.redisCommand).toBe('redis-server --appendonly yes --appendfsync everysec');
   });
 
-  it('replaces the Redis pod with Recreate, never two pods on one RWO volume', () => {
+  it('replaces the Redis pod with Recreate on a rollout', () => {
     expect(r().one(T.deployment, 'redis-deployment').inputs.spec.strategy).toEqual({ type: 'Recreate' });
+  });
+
+  it('starts redis-server behind a flock on /data/redis.lock, as the local stack does (redisLaunch)', () => {
+    const redis = container(r().one(T.deployment, 'redis-deployment'), 'redis');
+    // `kubectl delete pod` does not wait like Recreate: the lock keeps a replacement on the
+    // same node from opening the AOF until the old redis-server has exited.
+    expect(redis.command.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(redis.command[3]).toBe('redis-server');
+    const script: string = redis.command[2];
+    expect(script).toContain('exec 9>>/data/redis.lock');
+    expect(script).toMatch(/flock -n 9 \|\| \{[^}]*flock 9/);
+    expect(script.trim().split('\n').pop()).toBe('exec redis-server "$@"');
+    // The password stays an argument that Kubernetes expands: the shell passes "$@" untouched.
+    expect(script).not.toContain('REDIS_PASSWORD');
+    expect(redis.args.slice(-2)).toEqual(['--requirepass', '$(REDIS_PASSWORD)']);
+    expect({ command: redis.command, args: redis.args }).toEqual(
+      redisLaunch(redisPlan(true, 'everysec'), '/data', ['--port', '6379', '--requirepass', '$(REDIS_PASSWORD)']),
+    );
   });
 
   it('hands the volume to group 999 so non-root Redis can create appendonlydir', () => {

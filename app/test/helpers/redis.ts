@@ -22,7 +22,8 @@ export interface TestRedis {
 export async function startRedis(opts: { persistent?: boolean; extraArgs?: string[]; password?: string; port?: number } = {}): Promise<TestRedis> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-test-redis-'));
   const server = new RedisServer({
-    args: [...redisPlan(!!opts.persistent, 'always').args, ...(opts.extraArgs ?? [])],
+    plan: redisPlan(!!opts.persistent, 'always'),
+    extraArgs: opts.extraArgs,
     dir,
     password: opts.password,
     port: opts.port,
