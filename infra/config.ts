@@ -235,10 +235,22 @@ function parseStorageSize(raw: RawConfig, p: Problems): string | undefined {
   const v = raw.get('redisStorageSize');
   if (v === undefined) return undefined;
   const m = QUANTITY.exec(v);
-  // do-block-storage volumes are at least 1 GiB and at most 16 TiB.
+  // do-block-storage volumes are at least 1 GiB and at most 16 TiB, and whole GiB:
+  // csi-digitalocean creates SizeGigaBytes = requiredBytes / giB, an integer division that
+  // rounds down (digitalocean/csi-digitalocean driver/controller.go CreateVolume,
+  // extractStorage), so 1536Mi would silently become a 1 GiB volume. Only whole GiB pass.
   const mib = m ? Number(m[1]) * MIB_PER_UNIT[m[2]] : NaN;
   if (!m || !(mib >= 1024 && mib <= 16 * 1024 * 1024)) {
     p.add('redisStorageSize', 'a size from 1Gi to 16Ti written like 1Gi, 5Gi or 2048Mi', v);
+    return undefined;
+  }
+  if (mib % 1024 !== 0) {
+    p.add(
+      'redisStorageSize',
+      `a whole number of GiB (DigitalOcean volumes come in whole GiB and csi-digitalocean rounds a request down: ` +
+        `${v} would be a ${Math.floor(mib / 1024)} GiB volume); write ${Math.ceil(mib / 1024)}Gi for at least ${v}`,
+      v,
+    );
     return undefined;
   }
   return v;

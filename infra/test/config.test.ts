@@ -97,6 +97,9 @@ describe('invalid values fail naming the key and what is allowed', () => {
     ['chat:appReplicas', '2.5', /chat:appReplicas must be a whole number from 1 to 50/],
     ['chat:redisStorageSize', '500Mi', /chat:redisStorageSize must be a size from 1Gi to 16Ti/],
     ['chat:redisStorageSize', '1GB', /chat:redisStorageSize must be a size/],
+    // csi-digitalocean creates requiredBytes / GiB (integer division): 1536Mi would be a 1 GiB volume.
+    ['chat:redisStorageSize', '1536Mi', /chat:redisStorageSize must be a whole number of GiB .*1536Mi would be a 1 GiB volume\); write 2Gi for at least 1536Mi; got "1536Mi"/],
+    ['chat:redisStorageSize', '2049Mi', /whole number of GiB .*write 3Gi/],
     ['chat:storageClass', 'Do_Block', /chat:storageClass must be a StorageClass name/],
     ['chat:appendfsync', 'no', /chat:appendfsync must be one of everysec, always; got "no"/],
     ['chat:historyLimit', '-1', /chat:historyLimit must be a whole number/],
