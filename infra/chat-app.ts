@@ -3,7 +3,7 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { CHAT_PORT, labels, NAMES, REDIS_PASSWORD_KEY, restrictedContainer, restrictedPod } from './k8s-common';
+import { CHAT_PORT, labels, NAMES, REDIS_PASSWORD_ANNOTATION, REDIS_PASSWORD_KEY, restrictedContainer, restrictedPod } from './k8s-common';
 
 /** The node user of the official Node images; numeric so the kubelet can verify runAsNonRoot. */
 export const CHAT_UID = 1000;
@@ -117,6 +117,8 @@ export interface ChatAppArgs {
   redisPort: number;
   /** Secret with the Redis password under REDIS_PASSWORD_KEY. */
   redisSecretName: pulumi.Input<string>;
+  /** Digest of that password (Redis.passwordDigest): a new password rolls the replicas. */
+  redisPasswordDigest: pulumi.Input<string>;
   /** `{"auths": ...}` to pull a private image with (secret); none for public or preloaded images. */
   pullCredentials?: pulumi.Input<string>;
   /** Serve HTTPS on port 443 too (chat:domain); plain HTTP on port 80 only without it. */
@@ -178,7 +180,8 @@ export class ChatApp extends pulumi.ComponentResource {
           selector: { matchLabels: selector },
           strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
           template: {
-            metadata: { labels: podLabels },
+            // REDIS_PASSWORD comes from the Secret only at container start: a new password must roll the pods.
+            metadata: { labels: podLabels, annotations: { [REDIS_PASSWORD_ANNOTATION]: args.redisPasswordDigest } },
             spec: {
               automountServiceAccountToken: false,
               securityContext: restrictedPod(CHAT_UID, CHAT_GID),

@@ -21,6 +21,13 @@ export const REDIS_PORT = 6379;
 export const CHAT_PORT = 8080;
 /** The key in the redis-auth Secret. */
 export const REDIS_PASSWORD_KEY = 'password';
+/**
+ * Pod-template annotation on both Deployments: a digest of the Redis password. Containers read
+ * env from a Secret only when they start, and updating the Secret changes no pod template, so
+ * without it a new chat:redisPassword would reach nobody until some later restart, which then
+ * breaks auth. A changed digest rolls Redis and the chat replicas together.
+ */
+export const REDIS_PASSWORD_ANNOTATION = 'doks-chat/redis-password-sha256';
 
 /** The `app` label selects pods (as in the seed); the app.kubernetes.io/* labels describe them. */
 export function labels(app: 'redis' | 'chat-app', component: string, instance: string): Record<string, string> {

@@ -8,8 +8,17 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
+import { createHash } from 'node:crypto';
 import { AppendFsync, redisCommandLine, redisLaunch, redisPlan, RedisPlan } from './persistence';
-import { labels, NAMES, REDIS_PASSWORD_KEY, REDIS_PORT, restrictedContainer, restrictedPod } from './k8s-common';
+import {
+  labels,
+  NAMES,
+  REDIS_PASSWORD_ANNOTATION,
+  REDIS_PASSWORD_KEY,
+  REDIS_PORT,
+  restrictedContainer,
+  restrictedPod,
+} from './k8s-common';
 
 /** Pinned Redis 7 (7.4.6 carries the fix for CVE-2025-49844); alpine for a small image. */
 export const REDIS_IMAGE = 'redis:7.4.6-alpine';
@@ -37,6 +46,14 @@ export interface RedisArgs {
   password?: pulumi.Input<string>;
 }
 
+/**
+ * A short digest of the password for the pod-template annotation (REDIS_PASSWORD_ANNOTATION):
+ * it changes whenever the password does, and does not reveal it.
+ */
+export function passwordDigest(password: string): string {
+  return createHash('sha256').update(`doks-chat redis-auth\0${password}`).digest('hex').slice(0, 16);
+}
+
 /** `redis-cli` reads the password from REDISCLI_AUTH; a probe passes only on PONG (not LOADING). */
 const PING = ['sh', '-c', 'redis-cli -p 6379 ping | grep -q PONG'];
 
@@ -49,6 +66,8 @@ export class Redis extends pulumi.ComponentResource {
   readonly port = REDIS_PORT;
   /** The Secret holding the password, under REDIS_PASSWORD_KEY. */
   readonly secretName: pulumi.Output<string>;
+  /** passwordDigest of the password (secret): pods that read the Secret carry it as an annotation. */
+  readonly passwordDigest: pulumi.Output<string>;
   readonly deployment: k8s.apps.v1.Deployment;
 
   constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -62,6 +81,9 @@ export class Redis extends pulumi.ComponentResource {
     const password =
       args.password ??
       new random.RandomPassword('redis-password', { length: 32, special: false }, { parent: this }).result;
+
+    // Stays secret in the state (derived from the password).
+    this.passwordDigest = pulumi.secret(pulumi.output(password).apply(passwordDigest));
 
     const secret = new k8s.core.v1.Secret(
       NAMES.redisSecret,
@@ -121,7 +143,8 @@ export class Redis extends pulumi.ComponentResource {
               ? { type: 'Recreate' }
               : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
           template: {
-            metadata: { labels: podLabels },
+            // A new password rolls the pod (the env below is read only at container start).
+            metadata: { labels: podLabels, annotations: { [REDIS_PASSWORD_ANNOTATION]: this.passwordDigest } },
             spec: {
               automountServiceAccountToken: false,
               securityContext: restrictedPod(REDIS_UID, REDIS_GID, {

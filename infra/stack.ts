@@ -106,6 +106,7 @@ export function createStack(cfg: ChatConfig): StackOutputs {
     redisHost: redis.serviceName,
     redisPort: redis.port,
     redisSecretName: redis.secretName,
+    redisPasswordDigest: redis.passwordDigest,
     pullCredentials: image.pullCredentials,
     https: certificate !== undefined ? { certificateName: certificate.certificateName } : undefined,
   });

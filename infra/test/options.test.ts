@@ -186,6 +186,35 @@ describe('Redis and chat options', () => {
     expect(isSecretAt(secret, 'stringData.password')).toBe(true);
   });
 
+  it('a new chat:redisPassword changes the pod template of both Deployments, so both roll', async () => {
+    const templates = async (password: string) => {
+      const r = await run('stateful', { 'chat:redisPassword': password });
+      return ['redis-deployment', 'chat-app-deployment'].map((n) => r.one(T.deployment, n).inputs.spec.template);
+    };
+    const [redisA, chatA] = await templates('first-password-0123456789');
+    const [redisB, chatB] = await templates('second-password-0123456789');
+    const [redisA2, chatA2] = await templates('first-password-0123456789');
+    // The Secret changes in place and env is read only at start: the template must differ.
+    expect(redisA).not.toEqual(redisB);
+    expect(chatA).not.toEqual(chatB);
+    // The same password gives the same templates: no roll on every pulumi up.
+    expect(redisA2).toEqual(redisA);
+    expect(chatA2).toEqual(chatA);
+    const key = 'doks-chat/redis-password-sha256';
+    expect(redisA.metadata.annotations[key]).toMatch(/^[0-9a-f]{16}$/);
+    expect(chatA.metadata.annotations[key]).toBe(redisA.metadata.annotations[key]);
+    expect(JSON.stringify([redisA, chatA])).not.toContain('first-password');
+  });
+
+  it('the password digest annotation stays secret in the state, also when the password is generated', async () => {
+    const r = await run('stateless', {});
+    for (const n of ['redis-deployment', 'chat-app-deployment']) {
+      const d = r.one(T.deployment, n);
+      expect(d.inputs.spec.template.metadata.annotations['doks-chat/redis-password-sha256']).toMatch(/^[0-9a-f]{16}$/);
+      expect(isSecretAt(d, 'spec.template.metadata.annotations.doks-chat/redis-password-sha256')).toBe(true);
+    }
+  });
+
   it('replicas, history limit and rate limit reach the chat deployment', async () => {
     const r = await run('stateless', { 'chat:appReplicas': '3', 'chat:historyLimit': '250', 'chat:rateLimitPerMin': '0' });
     const chat = r.one(T.deployment, 'chat-app-deployment');
