@@ -12,8 +12,9 @@ import * as pulumi from '@pulumi/pulumi';
 export interface NewClusterArgs {
   name: string;
   region: string;
-  /** A version prefix such as `1.33`; undefined means the latest DOKS offers. */
+  /** A version prefix such as `1.33`; undefined means the latest DOKS offers (when created). */
   versionPrefix?: string;
+  /** The workers' Droplet size: a separate node pool, so a change never replaces the cluster. */
   nodeSize: string;
   nodeCount: number;
   autoscale?: { minNodes: number; maxNodes: number };
@@ -21,7 +22,28 @@ export interface NewClusterArgs {
   /** The DigitalOcean API token the kubeconfig authenticates with (secret). */
   doToken: pulumi.Input<string>;
   tags?: string[];
+  /**
+   * Pulumi `protect`: no `pulumi up` may replace the cluster and no `pulumi destroy` may delete
+   * it until `pulumi state unprotect` (deleting it deletes every volume made through it).
+   */
+  protect?: boolean;
 }
+
+/**
+ * The default node pool: one node of a fixed size that no config key changes.
+ *
+ * DOKS needs it: KubernetesCluster.nodePool is Required with MaxItems 1, and its `size` is
+ * ForceNew, so a different size replaces the whole cluster and, with
+ * destroyAllAssociatedResources, deletes the Redis volume (digitalocean/terraform-provider-
+ * digitalocean digitalocean/kubernetes/resource_kubernetes_cluster.go `node_pool`,
+ * kubernetes.go nodePoolSchema `size` ForceNew). A pool may not have fewer than one node
+ * (docs/resources/kubernetes_cluster.md: min_nodes must be >= 1; 0 is a private preview).
+ * So the workers live in a separate KubernetesNodePool (below), whose size change replaces
+ * only that pool; this one stays as created (`ignoreChanges: ['nodePool.size']` also keeps
+ * clusters created before this split, whose default pool has the old chat:nodeSize).
+ * s-1vcpu-2gb is the smallest size DOKS accepts for a node.
+ */
+export const DEFAULT_POOL = { size: 's-1vcpu-2gb', nodeCount: 1 } as const;
 
 export type ClusterArgs = { existingKubeconfig: pulumi.Input<string> } | { create: NewClusterArgs };
 
@@ -89,13 +111,66 @@ function compareVersions(a: string, b: string): number {
  */
 export function pickVersion(prefix: string | undefined, validVersions: string[], latestVersion: string): string {
   if (!prefix) return latestVersion;
-  const matching = validVersions.filter((v) => v === prefix || v.startsWith(`${prefix}.`) || v.startsWith(`${prefix}-`));
+  const matching = validVersions.filter((v) => matchesPrefix(prefix, v));
   if (matching.length === 0) {
     throw new pulumi.RunError(
       `chat:kubernetesVersion "${prefix}" matches no DOKS version; DigitalOcean offers ${validVersions.join(', ')}`,
     );
   }
   return [...matching].sort(compareVersions).reverse()[0];
+}
+
+const matchesPrefix = (prefix: string, v: string) => v === prefix || v.startsWith(`${prefix}.`) || v.startsWith(`${prefix}-`);
+
+/**
+ * The version to ask for, given what the cluster runs now (undefined before it exists).
+ *
+ * Resolve once: a running cluster keeps its version as long as it satisfies
+ * chat:kubernetesVersion (any version when unset), so a routine `pulumi up` never upgrades
+ * it because DOKS published a newer patch; changing chat:kubernetesVersion to a prefix the
+ * running version does not match upgrades to the newest match. Reading the live version,
+ * rather than `ignoreChanges: ['version']`, keeps chat:kubernetesVersion working and never
+ * sends a version older than the running one (an upgrade in the DigitalOcean console, say).
+ *
+ * An older version is refused: DOKS only upgrades, and the provider turns a lower version
+ * into a new cluster (customdiff.ForceNewIfChange("version", newVer < oldVer) in
+ * digitalocean/terraform-provider-digitalocean resource_kubernetes_cluster.go), deleting the
+ * old one with its volumes.
+ */
+export function chooseVersion(
+  prefix: string | undefined,
+  validVersions: string[],
+  latestVersion: string,
+  running: string | undefined,
+): string {
+  if (running !== undefined && (!prefix || matchesPrefix(prefix, running))) return running;
+  const wanted = pickVersion(prefix, validVersions, latestVersion);
+  if (running !== undefined && compareVersions(wanted, running) < 0) {
+    throw new pulumi.RunError(
+      `chat:kubernetesVersion "${prefix}" means ${wanted}, older than the ${running} the cluster runs. DOKS cannot ` +
+        'downgrade: the DigitalOcean provider would replace the cluster (a new cluster, the old one deleted with its ' +
+        'load balancer and volumes). Set chat:kubernetesVersion to a prefix of the running version or newer, or unset it.',
+    );
+  }
+  return wanted;
+}
+
+/** "Not found" from the getKubernetesCluster data source (datasource_kubernetes_cluster.go). */
+const CLUSTER_NOT_FOUND = /Unable to find cluster with name|No clusters found/;
+
+/**
+ * The version the named cluster runs, or undefined when there is none yet. Any other error
+ * (network, token) stops the program: guessing "no cluster" could upgrade a running one.
+ * An invoke's error reaches the program and is not itself a failed deployment
+ * (pulumi/pulumi pkg/resource/deploy/source_eval.go ResourceMonitor.Invoke).
+ */
+export async function runningVersion(name: string, opts: pulumi.InvokeOptions): Promise<string | undefined> {
+  try {
+    return (await digitalocean.getKubernetesCluster({ name }, opts)).version;
+  } catch (err) {
+    if (CLUSTER_NOT_FOUND.test(String((err as Error)?.message ?? err))) return undefined;
+    throw err;
+  }
 }
 
 export class ChatCluster extends pulumi.ComponentResource {
@@ -106,6 +181,8 @@ export class ChatCluster extends pulumi.ComponentResource {
   readonly clusterName: pulumi.Output<string>;
   /** The DOKS cluster, when one is created. */
   readonly cluster?: digitalocean.KubernetesCluster;
+  /** The worker node pool (chat:nodeSize), when a cluster is created. */
+  readonly workers?: digitalocean.KubernetesNodePool;
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super('doks-chat:infra:Cluster', name, {}, opts);
@@ -123,9 +200,10 @@ export class ChatCluster extends pulumi.ComponentResource {
     } else {
       const c = args.create;
       // All versions, filtered here: a prefix that matches nothing can then list what exists.
-      const version = digitalocean
-        .getKubernetesVersionsOutput({}, { parent: this })
-        .apply((v) => pickVersion(c.versionPrefix, v.validVersions, v.latestVersion));
+      const running = pulumi.output(runningVersion(c.name, { parent: this }));
+      const version = pulumi
+        .all([digitalocean.getKubernetesVersionsOutput({}, { parent: this }), running])
+        .apply(([v, now]) => chooseVersion(c.versionPrefix, v.validVersions, v.latestVersion, now));
 
       this.cluster = new digitalocean.KubernetesCluster(
         'cluster',
@@ -133,13 +211,13 @@ export class ChatCluster extends pulumi.ComponentResource {
           name: c.name,
           region: c.region,
           version,
+          // Named, not left to the API: the version moves only when chat:kubernetesVersion says so.
+          autoUpgrade: false,
           nodePool: {
-            name: `${c.name}-pool`,
-            size: c.nodeSize,
-            nodeCount: c.nodeCount,
-            autoScale: c.autoscale !== undefined,
-            minNodes: c.autoscale?.minNodes,
-            maxNodes: c.autoscale?.maxNodes,
+            name: `${c.name}-default`,
+            size: DEFAULT_POOL.size,
+            nodeCount: DEFAULT_POOL.nodeCount,
+            autoScale: false,
             tags: c.tags,
           },
           // New nodes come up before old ones drain during upgrades.
@@ -147,8 +225,30 @@ export class ChatCluster extends pulumi.ComponentResource {
           // HA control plane costs extra; newer DOKS versions turn it on unless told otherwise.
           ha: c.highAvailability,
           // `pulumi destroy` must not leave the load balancer and the Redis volume billed:
-          // they are created by Kubernetes, not by this program.
+          // they are created by Kubernetes, not by this program. This deletes every volume
+          // and volume snapshot made through the cluster, do-block-storage-retain ones too
+          // (csi-digitalocean tags each volume with the cluster: driver/controller.go
+          // CreateVolume/tagVolume; the provider calls godo DeleteDangerous:
+          // resource_kubernetes_cluster.go resourceDigitalOceanKubernetesClusterDelete).
           destroyAllAssociatedResources: true,
+          tags: c.tags,
+        },
+        { parent: this, protect: c.protect ?? false, ignoreChanges: ['nodePool.size'] },
+      );
+
+      // The workers. size is ForceNew here too, but it replaces only this pool: Pulumi creates
+      // the new pool first (its name carries the size, and names are unique per cluster), then
+      // deletes the old one, whose pods move over; the Redis volume detaches and follows.
+      this.workers = new digitalocean.KubernetesNodePool(
+        'workers',
+        {
+          clusterId: this.cluster.id,
+          name: `workers-${c.nodeSize}`,
+          size: c.nodeSize,
+          nodeCount: c.nodeCount,
+          autoScale: c.autoscale !== undefined,
+          minNodes: c.autoscale?.minNodes,
+          maxNodes: c.autoscale?.maxNodes,
           tags: c.tags,
         },
         { parent: this },
@@ -170,7 +270,9 @@ export class ChatCluster extends pulumi.ComponentResource {
           // a rotated token is an update.
           clusterIdentifier: this.cluster.id,
         },
-        { parent: this },
+        // Workloads are created after the workers exist and deleted before they go
+        // (pulumi destroy), so they never crowd onto the one default node.
+        { parent: this, dependsOn: [this.workers] },
       );
     }
 

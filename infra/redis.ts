@@ -44,6 +44,12 @@ export interface RedisArgs {
   storageSize: string;
   /** When not given, one is generated and kept in the stack state (secret). */
   password?: pulumi.Input<string>;
+  /**
+   * Pulumi `protect` on the volume claim: deleting redis-pvc deletes the volume (reclaim
+   * policy Delete), so neither `pulumi destroy` nor a switch to memory-only may do it until
+   * `pulumi state unprotect`.
+   */
+  protect?: boolean;
 }
 
 /**
@@ -110,7 +116,7 @@ export class Redis extends pulumi.ComponentResource {
             resources: { requests: { storage: args.storageSize } },
           },
         },
-        child,
+        { ...child, protect: args.protect ?? false },
       );
       dependsOn.push(pvc);
       volumes.push({ name: 'redis-data', persistentVolumeClaim: { claimName: NAMES.redisPvc } });

@@ -46,7 +46,8 @@ export function experimentCommands(persistent: boolean): Record<string, string> 
       ? 'After the new Redis pod is ready, reload: the history is still there; its log says "DB loaded from append only file".'
       : 'After the new Redis pod is ready, reload: the history is gone (memory-only Redis).',
     switch: persistent
-      ? 'pulumi config set chat:persistence false && pulumi up   # back to memory-only'
+      ? // redis-pvc is protected on a stateful stack: deleting it deletes the volume and its history.
+        'pulumi state unprotect --all --yes && pulumi config set chat:persistence false && pulumi up   # back to memory-only: deletes the volume'
       : 'pulumi config set chat:persistence true && pulumi up   # or: pulumi up -s stateful',
   };
 }
@@ -60,8 +61,15 @@ export function instanceName(stack: string): string {
   return `chat-${slug || 'stack'}`.slice(0, 63).replace(/-+$/, '');
 }
 
-export function createStack(cfg: ChatConfig): StackOutputs {
+/**
+ * Declares the stack. `opts` reach every component (and so every resource); the tests pass
+ * transformations through it to see resource options such as protect.
+ */
+export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptions = {}): StackOutputs {
   const instance = instanceName(cfg.stack);
+  // A stateful stack keeps chat history on a volume that dies with its claim or its cluster:
+  // both are protected, lifted only by `pulumi state unprotect --all` (see infra docs).
+  const protect = cfg.persistence;
 
   const cluster = new ChatCluster(
     'cluster',
@@ -78,11 +86,13 @@ export function createStack(cfg: ChatConfig): StackOutputs {
             highAvailability: cfg.highAvailability,
             doToken: cfg.doToken as pulumi.Output<string>,
             tags: ['doks-chat', instance],
+            protect,
           },
         },
+    opts,
   );
 
-  const image = new ChatImage('image', cfg.image !== undefined ? { prebuilt: cfg.image } : { registry: cfg.registry });
+  const image = new ChatImage('image', cfg.image !== undefined ? { prebuilt: cfg.image } : { registry: cfg.registry }, opts);
 
   const redis = new Redis('redis', {
     provider: cluster.provider,
@@ -92,9 +102,10 @@ export function createStack(cfg: ChatConfig): StackOutputs {
     storageClass: cfg.storageClass,
     storageSize: cfg.redisStorageSize,
     password: cfg.redisPassword,
-  });
+    protect,
+  }, opts);
 
-  const certificate = cfg.domain !== undefined ? new HttpsCertificate('https', { instance, domain: cfg.domain.name }) : undefined;
+  const certificate = cfg.domain !== undefined ? new HttpsCertificate('https', { instance, domain: cfg.domain.name }, opts) : undefined;
 
   const chat = new ChatApp('chat', {
     provider: cluster.provider,
@@ -109,11 +120,11 @@ export function createStack(cfg: ChatConfig): StackOutputs {
     redisPasswordDigest: redis.passwordDigest,
     pullCredentials: image.pullCredentials,
     https: certificate !== undefined ? { certificateName: certificate.certificateName } : undefined,
-  });
+  }, opts);
 
   const dnsName =
     cfg.domain !== undefined
-      ? new DnsName('dns', { domain: cfg.domain.name, zone: cfg.domain.zone, ip: chat.loadBalancerIp })
+      ? new DnsName('dns', { domain: cfg.domain.name, zone: cfg.domain.zone, ip: chat.loadBalancerIp }, opts)
       : undefined;
 
   return {

@@ -125,8 +125,24 @@ function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
   }
 }
 
+/**
+ * Clusters that already exist in the fake account, by name, with the version they run. Empty
+ * means a first `pulumi up`: the lookup fails as the data source does when nothing matches.
+ */
+export const liveClusters = new Map<string, { version: string }>();
+
 function fakeCall(args: pulumi.runtime.MockCallArgs): Record<string, any> {
   switch (args.token) {
+    case 'digitalocean:index/getKubernetesCluster:getKubernetesCluster': {
+      const live = liveClusters.get(args.inputs.name);
+      if (!live) {
+        // The provider's message (datasource_kubernetes_cluster.go), as a gRPC error: the SDK
+        // rejects the invoke with new Error(err.details), as it does for the engine's errors.
+        const details = `invocation of ${args.token} returned an error: Unable to find cluster with name: ${args.inputs.name}`;
+        throw Object.assign(new Error(details), { details });
+      }
+      return { id: `${args.inputs.name}-id`, name: args.inputs.name, version: live.version };
+    }
     case 'digitalocean:index/getKubernetesVersions:getKubernetesVersions': {
       const all = ['1.34.1-do.0', '1.33.5-do.1', '1.32.9-do.2'];
       const valid = all.filter((v) => !args.inputs.versionPrefix || v.startsWith(args.inputs.versionPrefix));
@@ -224,6 +240,7 @@ export async function runProgram(
 /** Pulumi type tokens of the resources the tests look up. */
 export const T = {
   cluster: 'digitalocean:index/kubernetesCluster:KubernetesCluster',
+  nodePool: 'digitalocean:index/kubernetesNodePool:KubernetesNodePool',
   registry: 'digitalocean:index/containerRegistry:ContainerRegistry',
   certificate: 'digitalocean:index/certificate:Certificate',
   dnsRecord: 'digitalocean:index/dnsRecord:DnsRecord',
@@ -237,3 +254,37 @@ export const T = {
   netpol: 'kubernetes:networking.k8s.io/v1:NetworkPolicy',
   pdb: 'kubernetes:policy/v1:PodDisruptionBudget',
 };
+
+/** Resource options as the program declared them, by resource name (Pulumi mocks do not see options). */
+export interface RecordedOptions {
+  type: string;
+  protect?: boolean;
+  ignoreChanges?: string[];
+  deleteBeforeReplace?: boolean;
+  dependsOn: string[];
+}
+
+/**
+ * A transformation to pass as `createStack(cfg, { transformations: [rec.transformation] })`:
+ * components hand it to their children, and it records each resource's options.
+ */
+export function optionsRecorder() {
+  const byName = new Map<string, RecordedOptions>();
+  const transformation: pulumi.ResourceTransformation = ({ type, name, opts }) => {
+    const deps = opts.dependsOn === undefined ? [] : Array.isArray(opts.dependsOn) ? opts.dependsOn : [opts.dependsOn];
+    byName.set(name, {
+      type,
+      protect: opts.protect,
+      ignoreChanges: opts.ignoreChanges,
+      deleteBeforeReplace: (opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
+      dependsOn: deps.map((d) => ((d as any).__name as string) ?? '?'),
+    });
+    return undefined;
+  };
+  const of = (name: string): RecordedOptions => {
+    const o = byName.get(name);
+    if (!o) throw new Error(`no resource named ${name}; recorded: ${[...byName.keys()].join(', ')}`);
+    return o;
+  };
+  return { transformation, of, byName };
+}

@@ -3,9 +3,9 @@
  * registry, and the tunables of the cluster, Redis and the chat.
  */
 import { loadConfig } from '../config';
-import { pickVersion } from '../cluster';
+import { chooseVersion, DEFAULT_POOL, pickVersion } from '../cluster';
 import { createStack, instanceName } from '../stack';
-import { FAKE_DIGEST, isSecretAt, Recorded, runProgram, T } from './harness';
+import { FAKE_DIGEST, isSecretAt, liveClusters, optionsRecorder, Recorded, runProgram, T } from './harness';
 import { validateK8sObject } from './k8s-schema';
 import { podSpecsOf, restrictedViolations } from './pss';
 
@@ -143,23 +143,27 @@ describe('cluster options', () => {
     expect(instanceName('x'.repeat(100)).length).toBeLessThanOrEqual(63);
   });
 
-  it('region, node size and count, and high availability reach the cluster', async () => {
+  it('region and high availability reach the cluster; node size and count reach the workers pool', async () => {
     const r = await run('stateless', {
       'chat:region': 'ams3',
       'chat:nodeSize': 's-2vcpu-4gb',
       'chat:nodeCount': '3',
       'chat:highAvailability': 'true',
     });
-    expect(r.one(T.cluster).inputs).toMatchObject({
-      region: 'ams3',
-      ha: true,
-      nodePool: { size: 's-2vcpu-4gb', nodeCount: 3, autoScale: false },
+    expect(r.one(T.cluster).inputs).toMatchObject({ region: 'ams3', ha: true });
+    expect(r.one(T.nodePool, 'workers').inputs).toMatchObject({
+      clusterId: 'cluster-id',
+      name: 'workers-s-2vcpu-4gb',
+      size: 's-2vcpu-4gb',
+      nodeCount: 3,
+      autoScale: false,
     });
   });
 
-  it('minNodes and maxNodes turn on node autoscaling', async () => {
+  it('minNodes and maxNodes turn on autoscaling of the workers pool', async () => {
     const r = await run('stateless', { 'chat:minNodes': '2', 'chat:maxNodes': '5' });
-    expect(r.one(T.cluster).inputs.nodePool).toMatchObject({ autoScale: true, minNodes: 2, maxNodes: 5, nodeCount: 2 });
+    expect(r.one(T.nodePool, 'workers').inputs).toMatchObject({ autoScale: true, minNodes: 2, maxNodes: 5, nodeCount: 2 });
+    expect(r.one(T.cluster).inputs.nodePool).toMatchObject({ autoScale: false, nodeCount: 1 });
   });
 });
 
@@ -222,5 +226,90 @@ describe('Redis and chat options', () => {
     const env = Object.fromEntries(chatContainer(chat).env.map((e: any) => [e.name, e.value]));
     expect(env.HISTORY_LIMIT).toBe('250');
     expect(env.RATE_LIMIT_PER_MIN).toBe('0');
+  });
+});
+
+/**
+ * What a config change would replace, as the DigitalOcean provider decides it (ForceNew
+ * fields in digitalocean/terraform-provider-digitalocean), and how the program keeps a
+ * replacement or a deletion of the data from happening unasked.
+ */
+describe('config changes that the provider would turn into a new cluster', () => {
+  const recorded = async (stack: string, overrides: Record<string, string | undefined> = {}) => {
+    const rec = optionsRecorder();
+    const r = await runProgram(
+      stack,
+      () => createStack(loadConfig(), { transformations: [rec.transformation] }) as unknown as Record<string, unknown>,
+      overrides,
+    );
+    return { r, rec };
+  };
+  afterEach(() => liveClusters.clear());
+
+  it('a different chat:nodeSize leaves the cluster as it is and changes only the workers pool', async () => {
+    const small = await run('stateful', { 'chat:nodeSize': 's-2vcpu-2gb' });
+    const large = await run('stateful', { 'chat:nodeSize': 's-4vcpu-8gb' });
+    // The default pool's size is ForceNew on the cluster: it never follows chat:nodeSize.
+    expect(large.one(T.cluster).inputs).toEqual(small.one(T.cluster).inputs);
+    expect(small.one(T.cluster).inputs.nodePool).toMatchObject({ size: DEFAULT_POOL.size, nodeCount: 1 });
+    expect(large.one(T.nodePool, 'workers').inputs).toMatchObject({ size: 's-4vcpu-8gb', name: 'workers-s-4vcpu-8gb' });
+    expect(small.one(T.nodePool, 'workers').inputs.name).not.toBe(large.one(T.nodePool, 'workers').inputs.name);
+  });
+
+  it("ignores the default pool's size, so a cluster created with another size there is never replaced for it", async () => {
+    const { rec } = await recorded('stateless');
+    expect(rec.of('cluster').type).toBe(T.cluster);
+    expect(rec.of('cluster').ignoreChanges).toEqual(['nodePool.size']);
+  });
+
+  it('names autoUpgrade explicitly: DOKS moves the version only when chat:kubernetesVersion says so', async () => {
+    const r = await run('stateless', {});
+    expect(r.one(T.cluster).inputs.autoUpgrade).toBe(false);
+    expect(r.one(T.cluster).inputs.destroyAllAssociatedResources).toBe(true);
+  });
+
+  it('a stateful stack protects the cluster and the volume claim; a stateless one protects nothing', async () => {
+    const stateful = await recorded('stateful');
+    expect(stateful.rec.of('cluster').protect).toBe(true);
+    expect(stateful.rec.of('redis-pvc').protect).toBe(true);
+    const stateless = await recorded('stateless');
+    expect(stateless.rec.of('cluster').protect).toBe(false);
+    expect([...stateless.rec.byName.values()].filter((o) => o.protect)).toEqual([]);
+    // The switch back to memory-only says how to lift the protection it would otherwise hit.
+    expect((stateful.r.outputs.experiment as Record<string, string>).switch).toMatch(/^pulumi state unprotect --all --yes && /);
+  });
+
+  it('Kubernetes objects wait for the workers pool (and go before it on destroy)', async () => {
+    const { rec } = await recorded('stateless');
+    expect(rec.of('k8s').dependsOn).toEqual(['workers']);
+  });
+
+  it('first pulumi up: the newest version (or the newest with the prefix)', async () => {
+    const r = await run('stateless', {});
+    expect(r.one(T.cluster).inputs.version).toBe('1.34.1-do.0');
+    expect(r.calls.map((c) => c.token)).toContain('digitalocean:index/getKubernetesCluster:getKubernetesCluster');
+  });
+
+  it('later pulumi ups keep the version the cluster runs, although DOKS offers newer patches', async () => {
+    liveClusters.set('chat-stateless', { version: '1.33.2-do.0' });
+    expect((await run('stateless', {})).one(T.cluster).inputs.version).toBe('1.33.2-do.0');
+    expect((await run('stateless', { 'chat:kubernetesVersion': '1.33' })).one(T.cluster).inputs.version).toBe('1.33.2-do.0');
+  });
+
+  it('a chat:kubernetesVersion the running version does not match upgrades to its newest', async () => {
+    liveClusters.set('chat-stateless', { version: '1.33.2-do.0' });
+    expect((await run('stateless', { 'chat:kubernetesVersion': '1.34' })).one(T.cluster).inputs.version).toBe('1.34.1-do.0');
+    expect((await run('stateless', { 'chat:kubernetesVersion': '1.33.5' })).one(T.cluster).inputs.version).toBe('1.33.5-do.1');
+  });
+
+  it('chooseVersion refuses a version older than the running one (the provider would replace the cluster)', () => {
+    const offered = ['1.34.1-do.0', '1.33.5-do.1', '1.32.9-do.2'];
+    expect(chooseVersion(undefined, offered, '1.34.1-do.0', undefined)).toBe('1.34.1-do.0');
+    expect(chooseVersion(undefined, offered, '1.34.1-do.0', '1.32.9-do.2')).toBe('1.32.9-do.2');
+    expect(chooseVersion('1.32', offered, '1.34.1-do.0', '1.32.1-do.0')).toBe('1.32.1-do.0');
+    expect(chooseVersion('1.34', offered, '1.34.1-do.0', '1.33.5-do.1')).toBe('1.34.1-do.0');
+    expect(() => chooseVersion('1.32', offered, '1.34.1-do.0', '1.33.5-do.1')).toThrow(
+      /chat:kubernetesVersion "1\.32" means 1\.32\.9-do\.2, older than the 1\.33\.5-do\.1 the cluster runs\. DOKS cannot downgrade/,
+    );
   });
 });

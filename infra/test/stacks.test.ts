@@ -120,9 +120,22 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
       surgeUpgrade: true,
       destroyAllAssociatedResources: true,
       ha: false,
-      nodePool: { size: 's-2vcpu-2gb', nodeCount: 2, autoScale: false },
+      autoUpgrade: false,
+      // The default pool: one small node that no config key changes (its size is ForceNew).
+      nodePool: { name: `chat-${stack}-default`, size: 's-1vcpu-2gb', nodeCount: 1, autoScale: false },
     });
     expect(r().calls.map((c) => c.token)).toContain('digitalocean:index/getKubernetesVersions:getKubernetesVersions');
+  });
+
+  it('runs the workloads on a workers pool of chat:nodeSize, chat:nodeCount nodes', () => {
+    expect(r().one(T.nodePool, 'workers').inputs).toMatchObject({
+      clusterId: 'cluster-id',
+      name: 'workers-s-2vcpu-2gb',
+      size: 's-2vcpu-2gb',
+      nodeCount: 2,
+      autoScale: false,
+      tags: ['doks-chat', `chat-${stack}`],
+    });
   });
 
   it('reaches the cluster with a kubeconfig built on the DigitalOcean token, not the 7-day one', () => {
