@@ -19,7 +19,7 @@ export type RegistryTier = (typeof REGISTRY_TIERS)[number];
 
 /** Where the chat image comes from. */
 export type RegistryConfig =
-  /** Create the account's registry (DigitalOcean allows one per account). */
+  /** Create a registry (Starter and Basic allow one per account; Professional up to 10 per team). */
   | { mode: 'create'; name?: string; tier: RegistryTier; region?: string }
   /** Push to a registry that already exists in the account, e.g. the other stack's. */
   | { mode: 'existing'; name: string };

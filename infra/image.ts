@@ -8,6 +8,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import * as path from 'node:path';
 import type { RegistryConfig } from './config';
+import { requireDockerDaemon } from './docker-daemon';
 
 /** DOKS worker nodes are linux/amd64, whatever machine runs `pulumi up` (e.g. Apple Silicon). */
 export const NODE_PLATFORM = 'linux/amd64';
@@ -20,6 +21,11 @@ export type ChatImageArgs =
       registry: RegistryConfig;
       /** The repository root: the Docker build context (app/Dockerfile copies from it). */
       repoRoot?: string;
+      /**
+       * Resolves when a Docker daemon answers, or fails saying what to do (start Docker, or set
+       * chat:image). The build waits for it, so that message comes before the Docker provider's.
+       */
+      dockerDaemon?: () => Promise<void>;
     };
 
 /** `{"auths":{"registry.digitalocean.com":{"auth":"base64(user:password)"}}}` → login for the push. */
@@ -60,13 +66,21 @@ export class ChatImage extends pulumi.ComponentResource {
 
     let registryName: pulumi.Output<string>;
     let endpoint: pulumi.Output<string>;
+    // Started now, awaited by the build below: a missing daemon stops the program with our message.
+    const daemonReady = pulumi.output((args.dockerDaemon ?? requireDockerDaemon)());
+
     if (args.registry.mode === 'existing') {
-      // DigitalOcean allows one registry per account, so a second stack pushes to the first's.
+      // Starter and Basic allow one registry per account, so a second stack pushes to the first's.
       const existing = digitalocean.getContainerRegistryOutput({ name: args.registry.name }, { parent: this });
       registryName = existing.name;
       endpoint = existing.endpoint;
     } else {
       // Registry names are global across DigitalOcean, so the default carries a random suffix.
+      // name and region are ForceNew (digitalocean/terraform-provider-digitalocean
+      // digitalocean/registry/resource_container_registry.go). Pulumi would create the new
+      // registry before deleting the old, and Starter and Basic allow one registry per account,
+      // so that create fails: delete first. The images go with the old registry; the build
+      // below pushes to the new one and the pods roll onto it.
       const wanted =
         args.registry.name ??
         pulumi.interpolate`doks-chat-${
@@ -75,7 +89,7 @@ export class ChatImage extends pulumi.ComponentResource {
       const registry = new digitalocean.ContainerRegistry(
         'registry',
         { name: wanted, subscriptionTierSlug: args.registry.tier, region: args.registry.region },
-        { parent: this },
+        { parent: this, deleteBeforeReplace: true },
       );
       registryName = registry.name;
       endpoint = registry.endpoint;
@@ -97,7 +111,7 @@ export class ChatImage extends pulumi.ComponentResource {
     const image = new docker.Image(
       'chat-image',
       {
-        imageName: pulumi.interpolate`${endpoint}/${IMAGE_REPOSITORY}:latest`,
+        imageName: pulumi.all([endpoint, daemonReady]).apply(([e]) => `${e}/${IMAGE_REPOSITORY}:latest`),
         build: { context: paths.context, dockerfile: paths.dockerfile, platform: NODE_PLATFORM },
         registry: {
           server: login.server,

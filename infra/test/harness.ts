@@ -4,6 +4,8 @@
  * stack outputs with their values.
  */
 import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 
@@ -191,6 +193,30 @@ export function installMocks(stack: string, config: Record<string, string>) {
   return { resources, calls };
 }
 
+let fakeDocker: Promise<string> | undefined;
+
+/**
+ * A stand-in for the Docker daemon's socket that answers GET /_ping, so the program's check
+ * (infra/docker-daemon.ts) passes as on a machine with Docker running. One per test process.
+ */
+export function fakeDockerDaemon(): Promise<string> {
+  fakeDocker ??= new Promise((resolve, reject) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-docker-'));
+    const socket = path.join(dir, 'docker.sock');
+    const server = http.createServer((req, res) => {
+      res.writeHead(req.url === '/_ping' ? 200 : 404, { 'Content-Type': 'text/plain' });
+      res.end(req.url === '/_ping' ? 'OK' : 'not found');
+    });
+    server.once('error', reject);
+    server.listen(socket, () => {
+      server.unref();
+      process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+      resolve(socket);
+    });
+  });
+  return fakeDocker;
+}
+
 /**
  * Runs `program` (which declares the stack and returns its outputs) under the mocks with
  * the stack file's config plus `overrides` (undefined deletes a key).
@@ -205,6 +231,8 @@ export async function runProgram(
     if (v === undefined) delete config[k];
     else config[k] = v;
   }
+  // Docker "runs" at DOCKER_HOST, where the program looks for it before a build.
+  process.env.DOCKER_HOST = `unix://${await fakeDockerDaemon()}`;
   const { resources, calls } = installMocks(stack, config as Record<string, string>);
   const declared = program();
   const outputs: Record<string, unknown> = {};

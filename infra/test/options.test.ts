@@ -108,6 +108,18 @@ describe('chat:registry', () => {
     expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/shared-reg/chat:latest');
   });
 
+  it('a new registry name or region deletes the old registry before creating the new one', async () => {
+    // Both are ForceNew, and Starter/Basic allow one registry per account: create-then-delete fails.
+    const rec = optionsRecorder();
+    await runProgram(
+      'stateless',
+      () => createStack(loadConfig(), { transformations: [rec.transformation] }) as unknown as Record<string, unknown>,
+      { 'chat:registry': JSON.stringify({ name: 'my-chat-registry', region: 'fra1' }) },
+    );
+    expect(rec.of('registry').type).toBe(T.registry);
+    expect(rec.of('registry').deleteBeforeReplace).toBe(true);
+  });
+
   it('create: uses the given name, tier and region, and no random suffix', async () => {
     const r = await run('stateless', {
       'chat:registry': JSON.stringify({ name: 'my-chat-registry', tier: 'basic', region: 'fra1' }),
