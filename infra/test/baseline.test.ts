@@ -31,8 +31,11 @@ describe.each(['stateless', 'stateful'])('stack %s without chat:domain, against 
     };
   });
 
-  it('declares the same resources', () => {
-    expect(now.resources).toEqual(BEFORE[stack].resources);
+  it('declares the same resources, plus the separately managed worker pool (issue #13)', () => {
+    // Workers moved out of the cluster's default pool, so a chat:nodeSize change replaces
+    // only this pool, never the cluster (infra/cluster.ts).
+    const addedLater = ['digitalocean:index/kubernetesNodePool:KubernetesNodePool::workers'];
+    expect(now.resources).toEqual([...BEFORE[stack].resources, ...addedLater].sort());
   });
 
   it('gives the chat container the same environment', () => {
