@@ -10,6 +10,7 @@
   const authorInput = $('author');
   const textInput = $('text');
   const notice = $('notice');
+  const olderButton = $('older');
   const ui = {
     connection: $('connection'),
     replica: $('feed-replica'),
@@ -253,8 +254,10 @@
       try {
         const before = await fetchStatus();
         showStatus(before);
+        let page;
         try {
-          history = (await fetchJson('/api/messages')).messages;
+          page = await fetchJson('/api/messages');
+          history = page.messages;
         } catch (err) {
           problem = err;
           continue;
@@ -264,7 +267,9 @@
         const run = sameRun(before, after);
         if (run) {
           hideHistoryNotice();
-          applyHistory(history, run, arrived);
+          applyHistory(history, run, arrived, page.before !== null);
+          if (olderCursor === undefined || run.restarted) olderCursor = page.before;
+          showOlderButton();
           return;
         }
       } finally {
@@ -282,19 +287,22 @@
    * after everything shown before it, and what the page had that the new Redis lacks
    * stays, greyed. Otherwise the history is the truth: what it lacks goes.
    */
-  function applyHistory(messages, run, arrived) {
+  function applyHistory(messages, run, arrived, olderOnServer) {
     const stick = nearBottom() || knownRun === null;
     const restarted = knownRun !== null && run.id !== knownRun;
+    run.restarted = restarted;
     const onServer = new Set(messages.filter(isMessage).map((m) => m.id));
-    // A full history has dropped its oldest messages: those were trimmed, not lost.
-    const trimmedBefore = messages.length >= historyLimit ? Date.parse(messages[0].at) : -Infinity;
+    // The history page starts here: a full history has dropped what is older (trimmed, not
+    // lost), and with older pages on the server what is older is not this page's to judge.
+    const pageStarts = messages.length && (olderOnServer || messages.length >= historyLimit) ? Date.parse(messages[0].at) : -Infinity;
     let had = 0;
     const missing = [];
     for (const li of storedItems()) {
       if (arrived.has(li.dataset.id)) continue; // came live after the restart: not the restart's to judge
       if (onServer.has(li.dataset.id)) had += 1;
-      else if (Date.parse(li.dataset.at) < trimmedBefore) removeMessage(li);
-      else {
+      else if (Date.parse(li.dataset.at) < pageStarts) {
+        if (!olderOnServer) removeMessage(li);
+      } else {
         had += 1;
         missing.push(li);
       }
@@ -333,6 +341,43 @@
     }
     updateEmpty();
   }
+
+  // ---- older pages --------------------------------------------------------
+
+  // The `before` cursor of the oldest page shown: null when it is the oldest Redis keeps,
+  // undefined until the first history read.
+  let olderCursor;
+
+  function showOlderButton() {
+    olderButton.hidden = olderCursor === null || olderCursor === undefined;
+  }
+
+  /** Puts an older page's messages above everything shown, in their order. */
+  function addOlder(messages) {
+    const first = list.querySelector('li');
+    for (const m of messages) {
+      if (!isMessage(m) || shown.has(m.id)) continue;
+      const li = renderMessage(m);
+      shown.set(m.id, li);
+      list.insertBefore(li, first);
+    }
+    updateEmpty();
+  }
+
+  olderButton.addEventListener('click', async () => {
+    olderButton.disabled = true;
+    try {
+      const page = await fetchJson('/api/messages?before=' + encodeURIComponent(olderCursor));
+      addOlder(page.messages);
+      olderCursor = page.before;
+      hideNotice();
+    } catch (err) {
+      showNotice('Could not load older messages: ' + err.message);
+    } finally {
+      olderButton.disabled = false;
+      showOlderButton();
+    }
+  });
 
   // ---- live feed ----------------------------------------------------------
 
@@ -454,6 +499,57 @@
     if (notice.textContent.startsWith('Could not load history')) hideNotice();
   }
 
+  // Retries of one message carry one Idempotency-Key, so the server stores it at most once
+  // even when an answer was lost (a 503 after a timeout, a dropped connection).
+  const SEND_TRIES = 4;
+  let pending = null; // { author, text, key } of a message not known to be stored
+
+  /** A random UUID; crypto.randomUUID needs a secure context, and the chat may be plain http. */
+  function newKey() {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+  }
+
+  /**
+   * POSTs the message, retrying a 503 or a network error with the same key (after
+   * Retry-After, or 1, 2, 4 s). Resolves with the stored message; rejects with the
+   * server's reason, leaving `pending` set when the message may still be unsent.
+   */
+  async function send(author, text) {
+    if (!pending || pending.author !== author || pending.text !== text) pending = { author, text, key: newKey() };
+    const { key } = pending;
+    let problem;
+    for (let attempt = 0; attempt < SEND_TRIES; attempt++) {
+      let res;
+      try {
+        res = await fetch('/api/messages', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'Idempotency-Key': '"' + key + '"' },
+          body: JSON.stringify({ author, text }),
+        });
+      } catch (err) {
+        problem = new Error('the server did not answer (' + err.message + ')');
+        await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
+        continue;
+      }
+      if (res.status === 201) {
+        pending = null;
+        return res.json();
+      }
+      problem = new Error(await errorText(res));
+      if (res.status !== 503) {
+        pending = null; // refused: nothing was stored, and the same key would not help
+        throw problem;
+      }
+      const after = Number(res.headers.get('Retry-After'));
+      await new Promise((r) => setTimeout(r, (after > 0 ? after : 2 ** attempt) * 1000));
+    }
+    throw problem;
+  }
+
   // A plain input inside a form: Enter submits.
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -464,19 +560,14 @@
     const button = form.querySelector('button');
     button.disabled = true;
     try {
-      const res = await fetch('/api/messages', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ author, text }),
-      });
-      if (res.status !== 201) throw new Error(await errorText(res));
+      const message = await send(author, text);
       hideNotice();
       // Clear only what was sent: text typed while the POST was in flight stays.
       if (textInput.value.trim() === text) textInput.value = '';
-      if (addMessage(await res.json())) countNew();
+      if (addMessage(message)) countNew();
       scrollToEnd();
     } catch (err) {
-      // Keep the text so it can be sent again.
+      // Keep the text so it can be sent again (with the same key, while it is unchanged).
       showNotice('Not sent: ' + err.message);
     } finally {
       button.disabled = false;

@@ -158,4 +158,54 @@ describe('chat page in a browser', () => {
     }
     await phone.context().close();
   });
+
+  it('retries a send that Redis could not confirm with the same Idempotency-Key, and stores it once', async () => {
+    const page = await openPage(replicaA.url);
+    const keys: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'POST') keys.push(r.headers()['idempotency-key']);
+    });
+    // Redis hangs: the first POST times out (503, outcome unknown); Redis then runs it.
+    process.kill(redis.server.pid!, 'SIGSTOP');
+    // Paused past the first answer (503 at 1.5 s) and into the retry (at 2.5 s): Redis runs
+    // both when it wakes, and the retry finds the key the first one set.
+    const resume = setTimeout(() => process.kill(redis.server.pid!, 'SIGCONT'), 3000);
+    try {
+      await send(page, 'ana', 'through a pause');
+      // The send is over when the page clears what it sent.
+      const until = Date.now() + 20_000;
+      while ((await page.inputValue('#text')) !== '' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(await page.inputValue('#text')).toBe('');
+    } finally {
+      clearTimeout(resume);
+      process.kill(redis.server.pid!, 'SIGCONT');
+    }
+    expect(keys.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(keys).size).toBe(1);
+    expect(keys[0]).toMatch(/^"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"$/);
+    const stored = (await redis.client.lrange(HISTORY_KEY, 0, -1)).map((x) => JSON.parse(x).text);
+    expect(stored).toEqual(['through a pause']);
+    expect(await page.locator('#messages li.message').count()).toBe(1);
+    // The next message gets a key of its own.
+    await send(page, 'ana', 'next');
+    await page.locator('#messages li.message', { hasText: 'next' }).waitFor();
+    expect(new Set(keys).size).toBe(2);
+  });
+
+  it('shows the newest page and loads older ones on request', async () => {
+    const big = await startTestService(redis.url, { REPLICA_NAME: 'replica-big', HISTORY_LIMIT: '250' });
+    try {
+      for (let i = 1; i <= 150; i++) await redis.client.rpush(HISTORY_KEY, JSON.stringify({ id: `m${i}`, author: 'a', text: `old ${i}`, at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), replica: 'r' }));
+      const page = await openPage(big.url);
+      const texts = () => page.locator('#messages li.message .text').allTextContents();
+      await page.locator('#messages li.message', { hasText: 'old 150' }).waitFor();
+      expect(await texts()).toEqual(Array.from({ length: 100 }, (_, i) => `old ${i + 51}`));
+      await page.click('#older');
+      await page.locator('#messages li.message .text', { hasText: /^old 1$/ }).waitFor();
+      expect(await texts()).toEqual(Array.from({ length: 150 }, (_, i) => `old ${i + 1}`));
+      expect(await page.locator('#older').isHidden()).toBe(true);
+    } finally {
+      await big.close();
+    }
+  });
 });
