@@ -12,6 +12,8 @@ export interface BenchArgs {
   fanout: boolean;
   /** Run only the memory-per-stream ramp on one replica. */
   streamMemory: boolean;
+  /** Run only the append comparison: the service's script against the MULTI it replaced. */
+  append: boolean;
   /** Replicas per stack; default: the stateful stack file's chat:appReplicas. */
   replicas?: number;
   help: boolean;
@@ -25,6 +27,8 @@ export const USAGE = `npm run bench [-- options]
                   --quick, fewer streams and shorter runs)
   --stream-memory only the memory-per-stream ramp: one replica, streams opened 1 000 at a
                   time (up to 12 000; 6 000 with --quick), RSS and heap per stream
+  --append        only the append comparison: the service's Lua script (with and without an
+                  Idempotency-Key) against the MULTI/EXEC it replaced, on one Redis
   --replicas N    chat replicas per stack (default: Pulumi.stateful.yaml chat:appReplicas)
   --profile       run the service replicas with node --cpu-prof and print the top functions
   --verbose       relay every log line of the stacks to stderr (replica lines then pass
@@ -36,7 +40,7 @@ Writes the full results to app/bench/results/<timestamp>.json.`;
 export class ArgsError extends Error {}
 
 export function parseArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = { quick: false, json: false, verbose: false, profile: false, fanout: false, streamMemory: false, help: false };
+  const args: BenchArgs = { quick: false, json: false, verbose: false, profile: false, fanout: false, streamMemory: false, append: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
@@ -57,6 +61,9 @@ export function parseArgs(argv: string[]): BenchArgs {
         break;
       case '--stream-memory':
         args.streamMemory = true;
+        break;
+      case '--append':
+        args.append = true;
         break;
       case '--help':
       case '-h':

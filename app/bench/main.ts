@@ -16,6 +16,7 @@ import { RedisServer } from '../local/redis-server';
 import { SERVICE_NODE_FLAGS } from '../src/node-flags';
 import { ArgsError, parseArgs, planFor, USAGE, type BenchArgs, type Plan } from './args';
 import { checkOpenFiles, measureFanout, type FanoutResult } from './fanout';
+import { measureAppend, renderAppend } from './append';
 import { measureFeed } from './feed';
 import { measureStreamMemory, type StreamMemoryResult } from './stream-memory';
 import { measureHistory } from './history';
@@ -437,6 +438,13 @@ async function main(): Promise<number> {
 
   try {
     const plan = planFor(args.quick);
+    if (args.append) {
+      const rows = await measureAppend({ rounds: args.quick ? 2 : 5, seconds: args.quick ? 2 : 4, onProgress: (w) => progress.update(w) });
+      progress.done();
+      process.stdout.write(`${renderAppend(rows)}\n`);
+      if (args.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
+      return 0;
+    }
     if (args.streamMemory) checkOpenFiles(plan.streamMemory.upTo, 1);
     else checkOpenFiles(Math.max(...plan.fanout.streams), args.replicas ?? 2);
     if (args.streamMemory) {
