@@ -59,7 +59,7 @@ export interface ChatConfig {
   domain?: { name: string; zone: string };
 }
 
-/** One row per key: the README's table is written from the same facts. */
+/** One row per key: infra/README.md's configuration table is written from the same facts (a docs test holds them equal). */
 export const CONFIG_KEYS = [
   'persistence',
   'region',

@@ -53,7 +53,7 @@ function postLimit(perMinute: number): RequestHandler {
     // Only a real IP address is a key (clientAddress); IPv6 clients are counted per /56,
     // as express-rate-limit 8's own default key does.
     keyGenerator: (req) => ipKeyGenerator(clientAddress(req), 56),
-    // Which client address counts is TRUST_PROXY's decision (README); no console warnings about it.
+    // Which client address counts is TRUST_PROXY's decision (app/README.md); no console warnings about it.
     validate: { xForwardedForHeader: false, trustProxy: false },
     handler: (_req, _res, next) => next(new HttpError(429, `too many messages: at most ${perMinute} per minute; try again shortly`)),
   });
