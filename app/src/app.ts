@@ -3,12 +3,12 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import type { ChatStore } from './chat-store';
 import { errorHandler, notFound } from './errors';
-import { healthRouter } from './health';
+import { healthRoutes } from './health';
 import type { LiveFeed } from './live-feed';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { responseObserver } from './observe';
-import { apiRouter } from './routes';
+import { apiRoutes } from './routes';
 import { UnsentBudget, type UnsentBudgetOptions } from './unsent-budget';
 
 export interface AppDeps {
@@ -45,13 +45,13 @@ export function createApp(deps: AppDeps): Express {
   // Which X-Forwarded-For entries to believe for req.ip (the rate limit's key).
   app.set('trust proxy', deps.trustProxy);
 
-  app.use(healthRouter(deps));
+  healthRoutes(app, deps);
 
   app.use(responseObserver(deps.metrics, deps.logger));
   app.use(securityHeaders(deps.httpsOnly));
   app.use(replicaHeader(deps.replicaName, deps.stopping));
 
-  app.use(apiRouter({ ...deps, unsent: new UnsentBudget(deps.unsentBudget) }));
+  apiRoutes(app, { ...deps, unsent: new UnsentBudget(deps.unsentBudget) });
   app.use(express.static(deps.publicDir, { index: 'index.html', maxAge: 0 }));
 
   app.use(notFound);

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { IRouter } from 'express';
 import type { Redis } from 'ioredis';
 import type { LiveFeed } from './live-feed';
 import type { Metrics } from './metrics';
@@ -20,8 +20,7 @@ export interface HealthDeps {
  * - /readyz (readiness): 200 only while Redis answers PING and the live feed is
  *   subscribed, so the load balancer sends browsers only to replicas that work.
  */
-export function healthRouter({ redis, feed, metrics, stopping }: HealthDeps): Router {
-  const router = Router();
+export function healthRoutes(router: IRouter, { redis, feed, metrics, stopping }: HealthDeps): void {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -45,5 +44,4 @@ export function healthRouter({ redis, feed, metrics, stopping }: HealthDeps): Ro
   router.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.text());
   });
-  return router;
 }

@@ -1,5 +1,4 @@
 import type { Request, RequestHandler, Response } from 'express';
-import onFinished from 'on-finished';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 
@@ -26,7 +25,9 @@ export function responseObserver(metrics: Metrics, logger: Logger): RequestHandl
   return (req, res, next) => {
     const started = performance.now();
     const reqId = `req-${(++requests).toString(36)}`;
-    onFinished(res, () => {
+    // 'close' comes once per response, whether it finished or the client went away: one
+    // listener, where on-finished attached several to the response and its socket.
+    res.once('close', () => {
       const elapsedMs = performance.now() - started;
       const status = res.statusCode;
       metrics.observe(req.method, routeLabel(req, status), status, elapsedMs / 1000);

@@ -1,4 +1,4 @@
-import express, { Router, type RequestHandler } from 'express';
+import express, { type IRouter, type RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import type { ChatStore } from './chat-store';
@@ -59,10 +59,9 @@ function postLimit(perMinute: number): RequestHandler {
   });
 }
 
-/** The chat API. Full paths here (mounted at the root) so metrics label routes as clients see them. */
-export function apiRouter(deps: ApiDeps): Router {
+/** The chat API, registered on the app itself (no router layer per request); full paths, as metrics label them. */
+export function apiRoutes(router: IRouter, deps: ApiDeps): void {
   const { store, redis, feed, metrics, replicaName } = deps;
-  const router = Router();
 
   /**
    * One page of history: `{"messages": [...], "before": cursor | null}`, oldest first,
@@ -124,5 +123,4 @@ export function apiRouter(deps: ApiDeps): Router {
     res.json({ replica: replicaName, historyLimit: store.historyLimit, redis: redisStatus, liveFeed });
   });
 
-  return router;
 }

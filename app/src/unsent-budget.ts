@@ -1,5 +1,4 @@
 import type { Response } from 'express';
-import onFinished from 'on-finished';
 import { HttpError } from './errors';
 
 export interface UnsentBudgetOptions {
@@ -36,7 +35,8 @@ export class UnsentBudget {
     this.pending += size;
     const stalled = setTimeout(() => res.destroy(), this.opts.stallMs);
     stalled.unref();
-    onFinished(res, () => {
+    // 'close' follows 'finish' (all handed to the kernel) or an abort: either way it is released.
+    res.once('close', () => {
       clearTimeout(stalled);
       this.pending -= size;
     });
