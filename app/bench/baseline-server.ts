@@ -3,7 +3,7 @@
  * server, no framework, no validation library, no logging, no metrics, no rate limit.
  *
  * - POST /api/messages: parse the JSON body, ChatStore.append (the service's own
- *   MULTI RPUSH + LTRIM + PUBLISH, one round trip), 201 with the message.
+ *   append script: INCR + RPUSH + LTRIM + PUBLISH, one round trip), 201 with the message.
  * - GET /api/messages?limit=N: ChatStore.recent(N) as {messages}.
  * - GET /readyz: PING.
  *

@@ -6,7 +6,7 @@ import { FeedClient } from './sse';
  * Live-feed latency A→B: a POST answered by replica A, until a live-feed client served
  * by another replica B has the message. Messages are posted one after another (the
  * next when the previous has arrived), so each figure is the path's own latency:
- * HTTP + MULTI/EXEC + PUBLISH on A, Redis fan-out, B's subscriber, B's SSE write.
+ * HTTP + the append script (its PUBLISH) on A, Redis fan-out, B's subscriber, B's SSE write.
  *
  * The local stack's replicas share one port, so we cannot pick a replica; instead we
  * open live-feed clients on new connections until they sit on at least two replicas

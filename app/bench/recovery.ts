@@ -11,7 +11,7 @@ import { fillHistory, historyLength } from './fill';
  * answers again: GET /readyz 200 and then GET /api/messages 200.
  *
  * "Holding N messages" is taken literally: the list holds all N (written in
- * ChatStore's MULTI RPUSH + LTRIM shape, trimmed at N rather than at the service's
+ * ChatStore's INCR + RPUSH + LTRIM shape, trimmed at N rather than at the service's
  * history limit, which cannot exceed 10 000), so Redis must load N messages from the
  * AOF before it answers. After recovery we check that all N came back.
  *
