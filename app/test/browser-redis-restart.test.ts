@@ -16,6 +16,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { HISTORY_KEY } from '../src/chat-store';
 import { LocalStack } from '../local/stack';
 import { repoRoot } from '../local/stack-config';
+import { aofText } from './helpers/aof';
 
 const LINE = '#messages li[data-event="redis-restart"]';
 /** The live feed's retry (2 s) plus a resync, with room for a slow machine. */
@@ -154,6 +155,9 @@ describe('the page tells the experiment: a line in the conversation when Redis r
     await send(b, 'bo', 'two');
     await send(a, 'ana', 'three');
     await b.locator('#messages .message', { hasText: 'three' }).waitFor();
+    // everysec may hold a write back on a busy disk: kill once the AOF has all three (helpers/aof.ts).
+    const until = Date.now() + 10_000;
+    while (!aofText(stack.redisDir).includes('three') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
 
     const killed = Date.now();
     const { aofLoaded } = await stack.killRedis();

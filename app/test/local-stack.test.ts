@@ -13,6 +13,7 @@ import { httpRequest } from '../local/http';
 import { freePort } from '../local/ports';
 import { onLines, pidAlive, waitGone } from '../local/processes';
 import { LocalStack } from '../local/stack';
+import { aofText } from './helpers/aof';
 import { SERVICE_NODE_FLAGS } from '../src/node-flags';
 import { repoRoot } from '../local/stack-config';
 import type { StackState } from '../local/state-file';
@@ -86,6 +87,7 @@ describe('LocalStack: the cluster on one machine', () => {
     expect(status.json.redis.persistence).toBe('aof'); // what Redis itself reports
 
     for (const text of ['one', 'two', 'three']) await post(url, text);
+    await eventually('the AOF to hold the three messages', () => aofText(stack.redisDir).includes('three'));
     const oldRedis = stack.redis.pid;
     const { redisRecoveryMs, aofLoaded } = await stack.killRedis();
     expect(aofLoaded).toBe(true);
