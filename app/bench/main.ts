@@ -43,9 +43,16 @@ import { startStack, stopAll, stopStack, type BenchStack, type StartOptions } fr
 const SERVICE_LOG_LEVEL = 'info';
 const POST_BODY = JSON.stringify({ author: 'bench', text: 'Hello from the benchmark: a chat line of ordinary length.' });
 
+/** Other jest processes running now (other engineers' test suites); 0 without /proc. */
 function jestProcesses(): number {
   let n = 0;
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return 0;
+  }
+  for (const pid of pids) {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (/jest/.test(cmd)) n++;
@@ -58,12 +65,6 @@ function jestProcesses(): number {
 
 function machineInfo(): MachineInfo {
   const v = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout ?? '';
-  let jest = 0;
-  try {
-    jest = jestProcesses();
-  } catch {
-    /* no /proc */
-  }
   return {
     cores: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? 'unknown',
@@ -71,9 +72,15 @@ function machineInfo(): MachineInfo {
     redis: /v=(\S+)/.exec(v)?.[1] ?? 'unknown',
     loadavgBefore: os.loadavg().map(round1),
     loadavgAfter: [],
-    jestProcessesBefore: jest,
+    jestProcessesBefore: jestProcesses(),
     jestProcessesAfter: 0,
   };
+}
+
+/** How loaded the machine was when the run ended. */
+function noteMachineAtEnd(machine: MachineInfo): void {
+  machine.loadavgAfter = os.loadavg().map(round1);
+  machine.jestProcessesAfter = jestProcesses();
 }
 
 function cpuMeter(stack: BenchStack, cores: number): CpuMeter {
@@ -194,12 +201,7 @@ async function runFanoutOnly(args: BenchArgs, progress: Progress): Promise<Fanou
   RedisServer.assertInstalled();
   const machine = machineInfo();
   const fanout = await fanoutPhase((opts) => startStack({ ...opts, replicas: args.replicas, verbose: args.verbose }), plan, machine.cores, progress);
-  machine.loadavgAfter = os.loadavg().map(round1);
-  try {
-    machine.jestProcessesAfter = jestProcesses();
-  } catch {
-    /* no /proc */
-  }
+  noteMachineAtEnd(machine);
   return {
     startedAt,
     durationSec: Math.round((Date.now() - began) / 1000),
@@ -229,7 +231,7 @@ async function runStreamMemory(args: BenchArgs, progress: Progress): Promise<{ s
   });
   try {
     const result = await measureStreamMemory(stack, plan.streamMemory, (w) => progress.update(w));
-    machine.loadavgAfter = os.loadavg().map(round1);
+    noteMachineAtEnd(machine);
     return { startedAt, machine, result };
   } finally {
     await stopStack(stack);
@@ -375,12 +377,7 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
 
   const fanout = await fanoutPhase(start, plan, cores, progress);
 
-  machine.loadavgAfter = os.loadavg().map(round1);
-  try {
-    machine.jestProcessesAfter = jestProcesses();
-  } catch {
-    /* no /proc */
-  }
+  noteMachineAtEnd(machine);
   const partial = {
     startedAt,
     durationSec: Math.round((Date.now() - began) / 1000),

@@ -95,6 +95,9 @@ interface ScriptedRedis {
   chatPage(history: string, appended: string, count: number, before: string): Promise<[number, number, string[]]>;
 }
 
+/** Stored items whose verdict page() remembers: a few pages of the largest size (100). */
+const VERDICTS_KEPT = 400;
+
 export class ChatStore {
   readonly historyLimit: number;
   readonly key: string;
@@ -178,7 +181,7 @@ export class ChatStore {
       }
       position = firstPosition + i;
     }
-    this.forgetOldVerdicts(4 * limit);
+    this.forgetOldVerdicts(VERDICTS_KEPT);
     return { json: `[${parts.reverse().join(',')}]`, before: position > oldest ? position : null };
   }
 

@@ -1,8 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Request, Response } from 'express';
-import { ipKeyGenerator } from 'express-rate-limit';
-import { clientAddress } from './client-address';
+import { clientKey } from './client-address';
 import type { Redis } from 'ioredis';
 import { parseMessage } from './chat-store';
 import { HttpError } from './errors';
@@ -86,11 +85,6 @@ interface Stream {
    * has no socket of its own yet) through res.write, which frames and queues itself.
    */
   direct: boolean;
-}
-
-/** The client address a stream counts against: clientAddress (a real IP address), an IPv6 address by its /56 (as the post rate limit counts). */
-function clientKey(req: Request): string {
-  return ipKeyGenerator(clientAddress(req), 56);
 }
 
 export class LiveFeed {

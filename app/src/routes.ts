@@ -1,8 +1,8 @@
 import express, { type IRouter, type RequestHandler } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { rateLimit } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import type { ChatStore } from './chat-store';
-import { clientAddress } from './client-address';
+import { clientKey } from './client-address';
 import { HttpError, MAX_BODY_BYTES, NOT_AN_OBJECT, NOT_JSON, REDIS_UNAVAILABLE, needsRedis } from './errors';
 import type { LiveFeed } from './live-feed';
 import type { Metrics } from './metrics';
@@ -37,7 +37,7 @@ const requireJson: RequestHandler = (req, _res, next) => {
 const readJson = express.json({ limit: MAX_BODY_BYTES, strict: true, type: 'application/json' });
 
 /**
- * Posts per minute per client IP (clientAddress: behind a proxy it depends on TRUST_PROXY),
+ * Posts per minute per client IP (clientKey: behind a proxy it depends on TRUST_PROXY),
  * in this replica's memory. Behind a load balancer that spreads connections over N
  * replicas a client gets up to N times the limit; the limit is there to stop a
  * runaway script, not to meter anyone exactly.
@@ -50,9 +50,8 @@ function postLimit(perMinute: number): RequestHandler {
     // RateLimit and RateLimit-Policy headers (IETF draft 8), and Retry-After on a 429.
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    // Only a real IP address is a key (clientAddress); IPv6 clients are counted per /56,
-    // as express-rate-limit 8's own default key does.
-    keyGenerator: (req) => ipKeyGenerator(clientAddress(req), 56),
+    // Only a real IP address is a key; IPv6 clients are counted per /56 (clientKey).
+    keyGenerator: clientKey,
     // Which client address counts is TRUST_PROXY's decision (app/README.md); no console warnings about it.
     validate: { xForwardedForHeader: false, trustProxy: false },
     handler: (_req, _res, next) => next(new HttpError(429, `too many messages: at most ${perMinute} per minute; try again shortly`)),

@@ -1,4 +1,5 @@
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, watchProblems } from './helpers/browser';
 import { startRedis, type TestRedis } from './helpers/redis';
 import { startTestService, type TestService } from './helpers/service';
 import { SseClient } from './helpers/sse';
@@ -12,10 +13,7 @@ describe('chat page when the live feed is full', () => {
   beforeAll(async () => {
     redis = await startRedis();
     svc = await startTestService(redis.url, { REPLICA_NAME: 'full', MAX_LIVE_STREAMS: '1' });
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
@@ -29,11 +27,8 @@ describe('chat page when the live feed is full', () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-    page.on('console', (msg) => {
-      // The refused streams are expected; anything else (a script error, a CSP violation) is not.
-      if (msg.type() === 'error' && !/503/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-    });
+    // The refused streams are expected; anything else (a script error, a CSP violation) is not.
+    watchProblems(page, problems, /503/);
     const attempts: number[] = [];
     page.on('request', (req) => {
       if (new URL(req.url()).pathname === '/api/events') attempts.push(Date.now());

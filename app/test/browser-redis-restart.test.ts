@@ -12,11 +12,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { HISTORY_KEY } from '../src/chat-store';
 import { LocalStack } from '../local/stack';
 import { repoRoot } from '../local/stack-config';
 import { aofText } from './helpers/aof';
+import { launchChromium, watchProblems } from './helpers/browser';
 
 const LINE = '#messages li[data-event="redis-restart"]';
 /** The live feed's retry (2 s) plus a resync, with room for a slow machine. */
@@ -30,10 +31,7 @@ const problems: string[] = [];
 beforeAll(async () => {
   const main = path.join(repoRoot(), 'dist', 'app', 'src', 'main.js');
   if (!fs.existsSync(main)) throw new Error('dist/app/src/main.js is missing: run `npm run build` first');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -59,14 +57,9 @@ async function startStack(stack: 'stateless' | 'stateful'): Promise<LocalStack> 
 async function openPage(url: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 760, height: 400 } });
   const page = await context.newPage();
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    // While Redis is down the browser logs the refused requests (503) and the dropped
-    // event stream; a script error or a CSP violation is something else.
-    if (msg.type() === 'error' && !/status of 503|Failed to load resource|EventSource/.test(msg.text())) {
-      problems.push(`console: ${msg.text()}`);
-    }
-  });
+  // While Redis is down the browser logs the refused requests (503) and the dropped
+  // event stream; a script error or a CSP violation is something else.
+  watchProblems(page, problems, /status of 503|Failed to load resource|EventSource/);
   await page.goto(url);
   await page.locator('#connection', { hasText: 'live' }).waitFor();
   return page;

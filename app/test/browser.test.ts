@@ -1,5 +1,6 @@
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { HISTORY_KEY } from '../src/chat-store';
+import { launchChromium, watchProblems } from './helpers/browser';
 import { startRedis, type TestRedis } from './helpers/redis';
 import { startTestService, type TestService } from './helpers/service';
 
@@ -19,11 +20,8 @@ describe('chat page in a browser', () => {
       dialogs.push(d.message());
       void d.dismiss();
     });
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-    page.on('console', (msg) => {
-      // A 503 while Redis is down is expected; anything else (a CSP violation, a script error) is not.
-      if (msg.type() === 'error' && !/status of 503/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-    });
+    // A 503 while Redis is down is expected; anything else (a CSP violation, a script error) is not.
+    watchProblems(page, problems, /status of 503/);
     await page.goto(url);
     await page.locator('#connection', { hasText: 'live' }).waitFor();
     return page;
@@ -41,10 +39,7 @@ describe('chat page in a browser', () => {
       startTestService(redis.url, { REPLICA_NAME: 'replica-a' }),
       startTestService(redis.url, { REPLICA_NAME: 'replica-b' }),
     ]);
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
