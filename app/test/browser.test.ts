@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { HISTORY_KEY } from '../src/chat-store';
-import { launchChromium, watchProblems } from './helpers/browser';
+import { launchChromium, waitForEmptyInput, watchProblems } from './helpers/browser';
 import { startRedis, type TestRedis } from './helpers/redis';
 import { startTestService, type TestService } from './helpers/service';
 
@@ -66,7 +66,7 @@ describe('chat page in a browser', () => {
 
     await send(a, 'ana', 'hello from replica a');
     // The page clears the input once the POST is answered 201.
-    await a.waitForFunction("document.querySelector('#text').value === ''", undefined, { timeout: 5000 });
+    await waitForEmptyInput(a, '#text', 5000);
     const seen = b.locator('#messages .message', { hasText: 'hello from replica a' });
     await seen.waitFor({ timeout: 5000 });
     await expect(seen.locator('.author').textContent()).resolves.toBe('ana');
@@ -168,9 +168,7 @@ describe('chat page in a browser', () => {
     try {
       await send(page, 'ana', 'through a pause');
       // The send is over when the page clears what it sent.
-      const until = Date.now() + 20_000;
-      while ((await page.inputValue('#text')) !== '' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      expect(await page.inputValue('#text')).toBe('');
+      await waitForEmptyInput(page, '#text', 20_000);
     } finally {
       clearTimeout(resume);
       process.kill(redis.server.pid!, 'SIGCONT');

@@ -18,3 +18,16 @@ export function watchProblems(page: Page, problems: string[], expected: RegExp):
     if (msg.type() === 'error' && !expected.test(msg.text())) problems.push(`console: ${msg.text()}`);
   });
 }
+
+/**
+ * Waits until an input is empty (the page clears what it sent once the POST is answered).
+ * Polled from here: page.waitForFunction evaluates its predicate with eval in the page,
+ * which the page's CSP (no 'unsafe-eval') refuses whenever the first check is false.
+ */
+export async function waitForEmptyInput(page: Page, selector: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while ((await page.inputValue(selector)) !== '') {
+    if (Date.now() > until) throw new Error(`${selector} still holds text after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
