@@ -3,7 +3,15 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { CHAT_PORT, labels, NAMES, REDIS_PASSWORD_ANNOTATION, REDIS_PASSWORD_KEY, restrictedContainer, restrictedPod } from './k8s-common';
+import {
+  CHAT_PORT,
+  labels,
+  NAMES,
+  REDIS_PASSWORD_ANNOTATION,
+  REDIS_PASSWORD_KEY,
+  restrictedContainer,
+  restrictedPod,
+} from './k8s-common';
 
 /** The node user of the official Node images; numeric so the kubelet can verify runAsNonRoot. */
 export const CHAT_UID = 1000;
@@ -43,7 +51,10 @@ export const LB_TYPE_ANNOTATION = `${DO_LB}type`;
  * forwards plain HTTP to the same node port as port 80 (buildForwardingRules,
  * buildTLSForwardingRule).
  */
-export function loadBalancerAnnotations(lbName: string, https?: LoadBalancerHttps): Record<string, pulumi.Input<string>> {
+export function loadBalancerAnnotations(
+  lbName: string,
+  https?: LoadBalancerHttps,
+): Record<string, pulumi.Input<string>> {
   const annotations: Record<string, pulumi.Input<string>> = {
     // The balancer's name in DigitalOcean (getLoadBalancerName); without it, "a" + the Service UID.
     [`${DO_LB}name`]: lbName,
@@ -101,7 +112,10 @@ export function loadBalancerIPv4(status: k8s.types.output.core.v1.ServiceStatus 
  * server-side apply a "create" of the same name would patch the old object, which the delete
  * of the original would then remove (pulumi/pulumi-kubernetes#4522).
  */
-export const LOAD_BALANCER_SERVICE_OPTIONS: Pick<pulumi.CustomResourceOptions, 'replaceOnChanges' | 'deleteBeforeReplace'> = {
+export const LOAD_BALANCER_SERVICE_OPTIONS: Pick<
+  pulumi.CustomResourceOptions,
+  'replaceOnChanges' | 'deleteBeforeReplace'
+> = {
   replaceOnChanges: [`metadata.annotations["${LB_TYPE_ANNOTATION}"]`],
   deleteBeforeReplace: true,
 };
@@ -166,7 +180,8 @@ export class ChatApp extends pulumi.ComponentResource {
       // choose their own address.)
       { name: 'TRUST_PROXY', value: '1' },
     ];
-    if (args.rateLimitPerMin !== undefined) env.push({ name: 'RATE_LIMIT_PER_MIN', value: String(args.rateLimitPerMin) });
+    if (args.rateLimitPerMin !== undefined)
+      env.push({ name: 'RATE_LIMIT_PER_MIN', value: String(args.rateLimitPerMin) });
     // Browsers reach the chat only over https:// (port 80 redirects): the service may send
     // Strict-Transport-Security and ask browsers to upgrade insecure requests.
     if (args.https !== undefined) env.push({ name: 'HTTPS_ONLY', value: 'true' });
@@ -248,7 +263,11 @@ export class ChatApp extends pulumi.ComponentResource {
     this.service = new k8s.core.v1.Service(
       NAMES.chatService,
       {
-        metadata: { name: NAMES.chatService, labels: podLabels, annotations: loadBalancerAnnotations(args.instance, args.https) },
+        metadata: {
+          name: NAMES.chatService,
+          labels: podLabels,
+          annotations: loadBalancerAnnotations(args.instance, args.https),
+        },
         spec: {
           type: 'LoadBalancer',
           selector,

@@ -120,7 +120,8 @@ export function pickVersion(prefix: string | undefined, validVersions: string[],
   return [...matching].sort(compareVersions).reverse()[0];
 }
 
-const matchesPrefix = (prefix: string, v: string) => v === prefix || v.startsWith(`${prefix}.`) || v.startsWith(`${prefix}-`);
+const matchesPrefix = (prefix: string, v: string) =>
+  v === prefix || v.startsWith(`${prefix}.`) || v.startsWith(`${prefix}-`);
 
 /**
  * The version to ask for, given what the cluster runs now (undefined before it exists).

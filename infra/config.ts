@@ -158,7 +158,13 @@ function parseInt_(raw: RawConfig, p: Problems, key: ConfigKey, min: number, max
   return n;
 }
 
-function parsePattern(raw: RawConfig, p: Problems, key: ConfigKey, pattern: RegExp, allowed: string): string | undefined {
+function parsePattern(
+  raw: RawConfig,
+  p: Problems,
+  key: ConfigKey,
+  pattern: RegExp,
+  allowed: string,
+): string | undefined {
   const v = raw.get(key);
   if (v === undefined) return undefined;
   if (!pattern.test(v)) {
@@ -184,7 +190,8 @@ const REGISTRY_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 // A fully qualified domain name as DNS and Let's Encrypt take it: lowercase labels of letters,
 // digits and inner dashes (1..63 characters), at least two labels, at most 253 characters, no
 // trailing dot, a top-level label that is not all digits (so no IP addresses).
-const FQDN = /^(?=.{1,253}$)(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\.)+(?=[-a-z0-9]*[a-z])[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+const FQDN =
+  /^(?=.{1,253}$)(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\.)+(?=[-a-z0-9]*[a-z])[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 // Kubernetes quantities for the volume, in binary units.
 const QUANTITY = /^(\d+)(Mi|Gi|Ti)$/;
 const MIB_PER_UNIT: Record<string, number> = { Mi: 1, Gi: 1024, Ti: 1024 * 1024 };
@@ -211,19 +218,25 @@ function parseRegistry(raw: RawConfig, p: Problems): RegistryConfig {
   try {
     obj = JSON.parse(v);
   } catch {
-    p.add('registry', `${REGISTRY_ALLOWED} (set fields with \`pulumi config set --path chat:registry.name my-registry\`)`, v);
+    p.add(
+      'registry',
+      `${REGISTRY_ALLOWED} (set fields with \`pulumi config set --path chat:registry.name my-registry\`)`,
+      v,
+    );
     return fallback;
   }
   const parsed = registrySchema.safeParse(obj);
   if (!parsed.success) {
-    const where = parsed.error.issues.map((i) => (i.path.length ? `chat:registry.${i.path.join('.')}` : 'chat:registry')).join(', ');
+    const where = parsed.error.issues
+      .map((i) => (i.path.length ? `chat:registry.${i.path.join('.')}` : 'chat:registry'))
+      .join(', ');
     p.add('registry', `${REGISTRY_ALLOWED} (problem at ${where})`, v);
     return fallback;
   }
   const r = parsed.data;
   if (r.existing) {
     if (!r.name || r.tier !== undefined || r.region !== undefined) {
-      p.add('registry', 'with existing: true, only a name (the existing registry\'s) and nothing else', v);
+      p.add('registry', "with existing: true, only a name (the existing registry's) and nothing else", v);
       return fallback;
     }
     return { mode: 'existing', name: r.name };
@@ -285,16 +298,33 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
 
   for (const key of raw.keys()) {
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-      p.list.push(`${CONFIG_NAMESPACE}:${key} is not a known key; allowed keys are ${CONFIG_KEYS.map((k) => full(k)).join(', ')}`);
+      p.list.push(
+        `${CONFIG_NAMESPACE}:${key} is not a known key; allowed keys are ${CONFIG_KEYS.map((k) => full(k)).join(', ')}`,
+      );
     }
   }
 
   const persistence = parseBool(raw, p, 'persistence');
   if (raw.get('persistence') === undefined) {
-    p.add('persistence', 'set: "false" for memory-only Redis (Pulumi.stateless.yaml) or "true" for an append-only file on a volume (Pulumi.stateful.yaml)');
+    p.add(
+      'persistence',
+      'set: "false" for memory-only Redis (Pulumi.stateless.yaml) or "true" for an append-only file on a volume (Pulumi.stateful.yaml)',
+    );
   }
-  const region = parsePattern(raw, p, 'region', REGION, 'a DigitalOcean region slug such as nyc1, sfo3, ams3, fra1 or sgp1');
-  const kubernetesVersion = parsePattern(raw, p, 'kubernetesVersion', VERSION_PREFIX, 'a DOKS version prefix such as 1.33 or 1.33.1-do.0');
+  const region = parsePattern(
+    raw,
+    p,
+    'region',
+    REGION,
+    'a DigitalOcean region slug such as nyc1, sfo3, ams3, fra1 or sgp1',
+  );
+  const kubernetesVersion = parsePattern(
+    raw,
+    p,
+    'kubernetesVersion',
+    VERSION_PREFIX,
+    'a DOKS version prefix such as 1.33 or 1.33.1-do.0',
+  );
   const nodeSize = parsePattern(raw, p, 'nodeSize', SIZE, 'a Droplet size slug such as s-2vcpu-2gb or s-2vcpu-4gb');
   const nodeCount = parseInt_(raw, p, 'nodeCount', 1, 100);
   const minNodes = parseInt_(raw, p, 'minNodes', 1, 100);
@@ -302,7 +332,13 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
   const highAvailability = parseBool(raw, p, 'highAvailability');
   const appReplicas = parseInt_(raw, p, 'appReplicas', 1, 50);
   const redisStorageSize = parseStorageSize(raw, p);
-  const storageClass = parsePattern(raw, p, 'storageClass', DNS1123, 'a StorageClass name such as do-block-storage, do-block-storage-retain or standard');
+  const storageClass = parsePattern(
+    raw,
+    p,
+    'storageClass',
+    DNS1123,
+    'a StorageClass name such as do-block-storage, do-block-storage-retain or standard',
+  );
   const appendfsyncRaw = raw.get('appendfsync');
   let appendfsync: AppendFsync | undefined;
   if (appendfsyncRaw !== undefined) {
@@ -312,14 +348,20 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
   const historyLimit = parseInt_(raw, p, 'historyLimit', 1, HISTORY_LIMIT_MAX);
   const rateLimitPerMin = parseInt_(raw, p, 'rateLimitPerMin', 0, 1000000);
   const registry = parseRegistry(raw, p);
-  const image = parsePattern(raw, p, 'image', IMAGE_REF, 'a container image reference such as registry.example.com/chat:1.0, chat:dev or repo@sha256:<digest>');
+  const image = parsePattern(
+    raw,
+    p,
+    'image',
+    IMAGE_REF,
+    'a container image reference such as registry.example.com/chat:1.0, chat:dev or repo@sha256:<digest>',
+  );
 
   const kubeconfigRaw = raw.get('kubeconfig');
   if (kubeconfigRaw !== undefined && !/\bclusters\s*:/.test(kubeconfigRaw)) {
     // A secret: never echoed back.
     p.add(
       'kubeconfig',
-      "the contents of a kubeconfig file (with a clusters: section), not a path: `pulumi config set --secret chat:kubeconfig < ~/.kube/config`",
+      'the contents of a kubeconfig file (with a clusters: section), not a path: `pulumi config set --secret chat:kubeconfig < ~/.kube/config`',
     );
   }
   const redisPasswordRaw = raw.get('redisPassword');
@@ -328,19 +370,35 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
     p.add('redisPassword', '16 to 128 printable characters without spaces (set it with --secret)');
   }
 
-  const domainName = parsePattern(raw, p, 'domain', FQDN, 'a lowercase fully qualified domain name such as chat.example.com (no scheme, no trailing dot)');
-  const dnsZoneRaw = parsePattern(raw, p, 'dnsZone', FQDN, 'a DigitalOcean DNS zone (a domain added to the account) such as example.com');
+  const domainName = parsePattern(
+    raw,
+    p,
+    'domain',
+    FQDN,
+    'a lowercase fully qualified domain name such as chat.example.com (no scheme, no trailing dot)',
+  );
+  const dnsZoneRaw = parsePattern(
+    raw,
+    p,
+    'dnsZone',
+    FQDN,
+    'a DigitalOcean DNS zone (a domain added to the account) such as example.com',
+  );
   let domain: ChatConfig['domain'];
   if (raw.get('dnsZone') !== undefined && raw.get('domain') === undefined) {
     p.add('dnsZone', 'set only together with chat:domain (it names the zone that holds chat:domain)');
   } else if (domainName !== undefined) {
     const parent = domainName.slice(domainName.indexOf('.') + 1);
     if (dnsZoneRaw !== undefined) {
-      if (dnsZoneRaw === domainName || domainName.endsWith(`.${dnsZoneRaw}`)) domain = { name: domainName, zone: dnsZoneRaw };
+      if (dnsZoneRaw === domainName || domainName.endsWith(`.${dnsZoneRaw}`))
+        domain = { name: domainName, zone: dnsZoneRaw };
       else p.add('dnsZone', `chat:domain (${domainName}) itself or a parent of it, such as ${parent}`, dnsZoneRaw);
     } else if (!parent.includes('.')) {
       // The default zone, the name without its first label, would be a top-level domain.
-      p.add('dnsZone', `set when chat:domain has only two labels: the default (chat:domain without its first label) would be "${parent}"; set it to ${domainName} to serve the chat at the zone's apex`);
+      p.add(
+        'dnsZone',
+        `set when chat:domain has only two labels: the default (chat:domain without its first label) would be "${parent}"; set it to ${domainName} to serve the chat at the zone's apex`,
+      );
     } else {
       domain = { name: domainName, zone: parent };
     }
@@ -355,9 +413,14 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
   if (minNodes !== undefined && maxNodes !== undefined && minNodes > maxNodes) {
     p.add('minNodes', `at most chat:maxNodes (${maxNodes})`, String(minNodes));
   }
-  const autoscale = minNodes !== undefined && maxNodes !== undefined && minNodes <= maxNodes ? { minNodes, maxNodes } : undefined;
+  const autoscale =
+    minNodes !== undefined && maxNodes !== undefined && minNodes <= maxNodes ? { minNodes, maxNodes } : undefined;
   if (autoscale && nodeCount !== undefined && (nodeCount < autoscale.minNodes || nodeCount > autoscale.maxNodes)) {
-    p.add('nodeCount', `between chat:minNodes and chat:maxNodes (${autoscale.minNodes}..${autoscale.maxNodes}) when autoscaling`, String(nodeCount));
+    p.add(
+      'nodeCount',
+      `between chat:minNodes and chat:maxNodes (${autoscale.minNodes}..${autoscale.maxNodes}) when autoscaling`,
+      String(nodeCount),
+    );
   }
 
   // A created cluster is reached with a kubeconfig built on the DigitalOcean token (see cluster.ts),
@@ -377,9 +440,9 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
     } else if (!token) {
       p.add(
         'domain',
-        'used with a DigitalOcean API token, also with chat:kubeconfig: its Let\'s Encrypt certificate and DNS record are ' +
+        "used with a DigitalOcean API token, also with chat:kubeconfig: its Let's Encrypt certificate and DNS record are " +
           'created through the DigitalOcean API (`pulumi config set --secret digitalocean:token <token>` or export ' +
-          'DIGITALOCEAN_TOKEN); or unset chat:domain to serve plain HTTP on the load balancer\'s IP',
+          "DIGITALOCEAN_TOKEN); or unset chat:domain to serve plain HTTP on the load balancer's IP",
       );
     }
   }

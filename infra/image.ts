@@ -84,7 +84,8 @@ export class ChatImage extends pulumi.ComponentResource {
       const wanted =
         args.registry.name ??
         pulumi.interpolate`doks-chat-${
-          new random.RandomString('registry-suffix', { length: 6, special: false, upper: false }, { parent: this }).result
+          new random.RandomString('registry-suffix', { length: 6, special: false, upper: false }, { parent: this })
+            .result
         }`;
       const registry = new digitalocean.ContainerRegistry(
         'registry',

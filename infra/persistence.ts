@@ -28,7 +28,12 @@ export interface RedisPlan {
 export function redisPlan(persistent: boolean, appendfsync: AppendFsync = 'everysec'): RedisPlan {
   if (!persistent) {
     // No RDB snapshots and no AOF: a restart starts empty, as in the tutorial's phase 1.
-    return { args: ['--save', '', '--appendonly', 'no'], needsVolume: false, strategy: 'RollingUpdate', mode: 'memory' };
+    return {
+      args: ['--save', '', '--appendonly', 'no'],
+      needsVolume: false,
+      strategy: 'RollingUpdate',
+      mode: 'memory',
+    };
   }
   if (!APPENDFSYNC_VALUES.includes(appendfsync)) {
     throw new Error(`appendfsync must be one of ${APPENDFSYNC_VALUES.join(', ')}; got "${appendfsync}"`);

@@ -126,7 +126,12 @@ export class Redis extends pulumi.ComponentResource {
     // replacement pod on the same node waits for the old redis-server to exit.
     // $(REDIS_PASSWORD) is expanded by Kubernetes from the env below and reaches redis-server
     // as one argument ("$@"): no shell ever parses it.
-    const launch = redisLaunch(this.plan, REDIS_DATA_DIR, ['--port', String(REDIS_PORT), '--requirepass', '$(REDIS_PASSWORD)']);
+    const launch = redisLaunch(this.plan, REDIS_DATA_DIR, [
+      '--port',
+      String(REDIS_PORT),
+      '--requirepass',
+      '$(REDIS_PASSWORD)',
+    ]);
 
     const passwordEnv: k8s.types.input.core.v1.EnvVar[] = ['REDIS_PASSWORD', 'REDISCLI_AUTH'].map((envName) => ({
       name: envName,

@@ -36,7 +36,8 @@ export interface StackOutputs {
 /** The tutorial's experiment, as commands for this stack. */
 export function experimentCommands(persistent: boolean): Record<string, string> {
   return {
-    useCluster: 'pulumi stack output kubeconfig --show-secrets > kubeconfig.yaml && export KUBECONFIG=$PWD/kubeconfig.yaml',
+    useCluster:
+      'pulumi stack output kubeconfig --show-secrets > kubeconfig.yaml && export KUBECONFIG=$PWD/kubeconfig.yaml',
     openChat: 'open "$(pulumi stack output url)"   # or paste it into a browser',
     watchLoadBalancer: `kubectl get svc ${NAMES.chatService} -w`,
     crashRedis: 'kubectl delete pod -l app=redis',
@@ -57,7 +58,10 @@ export function experimentCommands(persistent: boolean): Record<string, string> 
  * hold capitals, dots and underscores, which DigitalOcean names and label values may not.
  */
 export function instanceName(stack: string): string {
-  const slug = stack.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const slug = stack
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   return `chat-${slug || 'stack'}`.slice(0, 63).replace(/-+$/, '');
 }
 
@@ -92,35 +96,48 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
     opts,
   );
 
-  const image = new ChatImage('image', cfg.image !== undefined ? { prebuilt: cfg.image } : { registry: cfg.registry }, opts);
+  const image = new ChatImage(
+    'image',
+    cfg.image !== undefined ? { prebuilt: cfg.image } : { registry: cfg.registry },
+    opts,
+  );
 
-  const redis = new Redis('redis', {
-    provider: cluster.provider,
-    instance,
-    persistent: cfg.persistence,
-    appendfsync: cfg.appendfsync,
-    storageClass: cfg.storageClass,
-    storageSize: cfg.redisStorageSize,
-    password: cfg.redisPassword,
-    protect,
-  }, opts);
+  const redis = new Redis(
+    'redis',
+    {
+      provider: cluster.provider,
+      instance,
+      persistent: cfg.persistence,
+      appendfsync: cfg.appendfsync,
+      storageClass: cfg.storageClass,
+      storageSize: cfg.redisStorageSize,
+      password: cfg.redisPassword,
+      protect,
+    },
+    opts,
+  );
 
-  const certificate = cfg.domain !== undefined ? new HttpsCertificate('https', { instance, domain: cfg.domain.name }, opts) : undefined;
+  const certificate =
+    cfg.domain !== undefined ? new HttpsCertificate('https', { instance, domain: cfg.domain.name }, opts) : undefined;
 
-  const chat = new ChatApp('chat', {
-    provider: cluster.provider,
-    instance,
-    image: image.imageRef,
-    replicas: cfg.appReplicas,
-    historyLimit: cfg.historyLimit,
-    rateLimitPerMin: cfg.rateLimitPerMin,
-    redisHost: redis.serviceName,
-    redisPort: redis.port,
-    redisSecretName: redis.secretName,
-    redisPasswordDigest: redis.passwordDigest,
-    pullCredentials: image.pullCredentials,
-    https: certificate !== undefined ? { certificateName: certificate.certificateName } : undefined,
-  }, opts);
+  const chat = new ChatApp(
+    'chat',
+    {
+      provider: cluster.provider,
+      instance,
+      image: image.imageRef,
+      replicas: cfg.appReplicas,
+      historyLimit: cfg.historyLimit,
+      rateLimitPerMin: cfg.rateLimitPerMin,
+      redisHost: redis.serviceName,
+      redisPort: redis.port,
+      redisSecretName: redis.secretName,
+      redisPasswordDigest: redis.passwordDigest,
+      pullCredentials: image.pullCredentials,
+      https: certificate !== undefined ? { certificateName: certificate.certificateName } : undefined,
+    },
+    opts,
+  );
 
   const dnsName =
     cfg.domain !== undefined

@@ -34,7 +34,11 @@ async function redisCpuSeconds(redis: Redis): Promise<number> {
   return get('used_cpu_sys') + get('used_cpu_user');
 }
 
-async function round(redis: Redis, append: () => Promise<unknown>, seconds: number): Promise<{ n: number; ms: number; cpu: number }> {
+async function round(
+  redis: Redis,
+  append: () => Promise<unknown>,
+  seconds: number,
+): Promise<{ n: number; ms: number; cpu: number }> {
   const cpu0 = await redisCpuSeconds(redis);
   const start = performance.now();
   const until = start + seconds * 1000;
@@ -51,7 +55,11 @@ async function round(redis: Redis, append: () => Promise<unknown>, seconds: numb
   return { n, ms, cpu: (await redisCpuSeconds(redis)) - cpu0 };
 }
 
-export async function measureAppend(opts: { rounds: number; seconds: number; onProgress(what: string): void }): Promise<AppendRow[]> {
+export async function measureAppend(opts: {
+  rounds: number;
+  seconds: number;
+  onProgress(what: string): void;
+}): Promise<AppendRow[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doks-chat-bench-append-'));
   const server = new RedisServer({ plan: redisPlan(true, 'everysec'), dir });
   await server.start();
@@ -87,6 +95,9 @@ export async function measureAppend(opts: { rounds: number; seconds: number; onP
 }
 
 export function renderAppend(rows: AppendRow[]): string {
-  const lines = rows.map((r) => `${r.way.padEnd(30)} ${String(r.appendsPerSec).padStart(8)} appends/s  ${r.redisCpuUsPerAppend.toFixed(2).padStart(7)} µs Redis CPU per append`);
+  const lines = rows.map(
+    (r) =>
+      `${r.way.padEnd(30)} ${String(r.appendsPerSec).padStart(8)} appends/s  ${r.redisCpuUsPerAppend.toFixed(2).padStart(7)} µs Redis CPU per append`,
+  );
   return ['appends against one Redis (AOF everysec), 64 in flight, rounds interleaved', ...lines].join('\n');
 }

@@ -40,7 +40,16 @@ Writes the full results to app/bench/results/<timestamp>.json.`;
 export class ArgsError extends Error {}
 
 export function parseArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = { quick: false, json: false, verbose: false, profile: false, fanout: false, streamMemory: false, append: false, help: false };
+  const args: BenchArgs = {
+    quick: false,
+    json: false,
+    verbose: false,
+    profile: false,
+    fanout: false,
+    streamMemory: false,
+    append: false,
+    help: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     switch (a) {
@@ -72,7 +81,9 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--replicas': {
         const v = argv[++i];
         if (!v || !/^\d+$/.test(v) || Number(v) < 2 || Number(v) > 16) {
-          throw new ArgsError(`--replicas must be a whole number from 2 to 16 (the live feed needs two); got ${v ?? 'nothing'}`);
+          throw new ArgsError(
+            `--replicas must be a whole number from 2 to 16 (the live feed needs two); got ${v ?? 'nothing'}`,
+          );
         }
         args.replicas = Number(v);
         break;

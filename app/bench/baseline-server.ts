@@ -16,7 +16,10 @@ import { env, redis, serve, store } from './baseline-common';
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(json),
+  });
   res.end(json);
 }
 
@@ -41,7 +44,8 @@ const server = http.createServer((req, res) => {
       );
     });
   } else if (path === '/api/messages' && req.method === 'GET') {
-    const limit = Number(new URLSearchParams(q < 0 ? '' : url.slice(q + 1)).get('limit') ?? env.historyLimit) || env.historyLimit;
+    const limit =
+      Number(new URLSearchParams(q < 0 ? '' : url.slice(q + 1)).get('limit') ?? env.historyLimit) || env.historyLimit;
     store.recent(limit).then(
       (messages) => send(res, 200, { messages }),
       () => send(res, 503, { error: 'redis unavailable' }),

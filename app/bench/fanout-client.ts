@@ -122,7 +122,7 @@ function parseNumber(buf: Buffer, from: number, end: number): [number, number] |
 function scan(s: Stream, buf: Buffer, at: number): number {
   const end = buf.length;
   let cut = end;
-  for (let i = buf.indexOf(STEADY); i >= 0; ) {
+  for (let i = buf.indexOf(STEADY); i >= 0;) {
     const seq = parseNumber(buf, i + 3, end);
     const sent = seq && parseNumber(buf, seq[1], end);
     if (!seq || !sent) {
@@ -196,7 +196,9 @@ function openOne(port: number, timeoutMs: number): Promise<Stream> {
     });
     s.socket.setNoDelay(true);
     s.socket.on('connect', () =>
-      s.socket.write(`GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\nUser-Agent: doks-chat-bench\r\n\r\n`),
+      s.socket.write(
+        `GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\nUser-Agent: doks-chat-bench\r\n\r\n`,
+      ),
     );
     s.socket.on('error', () => undefined);
     s.socket.on('close', () => {
@@ -229,7 +231,14 @@ async function open(cmd: Extract<ClientCommand, { cmd: 'open' }>): Promise<OpenR
   await Promise.all(Array.from({ length: cmd.concurrency }, worker));
   const byReplica: Record<string, number> = {};
   for (const s of streams) byReplica[s.replica] = (byReplica[s.replica] ?? 0) + 1;
-  return { type: 'opened', open: streams.length, refused, failed, byReplica, ms: Math.round(performance.now() - began) };
+  return {
+    type: 'opened',
+    open: streams.length,
+    refused,
+    failed,
+    byReplica,
+    ms: Math.round(performance.now() - began),
+  };
 }
 
 function report(expectedSteady: number): ClientReport {

@@ -113,7 +113,10 @@ export interface FanoutResult {
 
 const CLIENT = path.join(__dirname, 'fanout-client.js');
 const POST_HEADERS = { 'content-type': 'application/json' };
-const THROUGHPUT_BODY = JSON.stringify({ author: 'bench', text: 'tp# fan-out throughput, a chat line of ordinary length' });
+const THROUGHPUT_BODY = JSON.stringify({
+  author: 'bench',
+  text: 'tp# fan-out throughput, a chat line of ordinary length',
+});
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -153,9 +156,13 @@ export class FanoutClients {
 
   constructor() {
     // Through a shell, to raise the soft open-files limit to the hard one first.
-    this.child = spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, CLIENT], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    this.child = spawn(
+      '/bin/sh',
+      ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, CLIENT],
+      {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
+    );
     this.child.on('message', (msg: { type: string }) => {
       const w = this.waiting.get(msg.type);
       this.waiting.delete(msg.type);
@@ -231,7 +238,12 @@ export async function replicaMemory(url: string, replicas: number): Promise<Repl
 }
 
 /** 10 posts a second (or `rate`), each with its sequence number and send time in its text. */
-async function postSteadily(url: string, rate: number, seconds: number, firstSeq: number): Promise<{ posts: number; failures: number }> {
+async function postSteadily(
+  url: string,
+  rate: number,
+  seconds: number,
+  firstSeq: number,
+): Promise<{ posts: number; failures: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   const count = Math.round(rate * seconds);
   const began = performance.now();
@@ -291,7 +303,14 @@ export async function measureFanout(
   try {
     progress(`fan-out: warming the replicas up (${plan.warmupSec} s of POSTs, no stream open)`);
     await warmUp(
-      { url: `${url}/api/messages`, method: 'POST', connections: plan.postConnections, durationSec: 1, body: THROUGHPUT_BODY, headers: POST_HEADERS },
+      {
+        url: `${url}/api/messages`,
+        method: 'POST',
+        connections: plan.postConnections,
+        durationSec: 1,
+        body: THROUGHPUT_BODY,
+        headers: POST_HEADERS,
+      },
       plan.warmupSec,
     );
     await sleep(1000);
@@ -302,7 +321,9 @@ export async function measureFanout(
       progress(`fan-out ${n} streams: opening them`);
       const opened = await clients.open(port, n);
       if (opened.open < n) {
-        progress(`fan-out ${n} streams: only ${opened.open} opened (refused ${JSON.stringify(opened.refused)}, failed ${opened.failed})`);
+        progress(
+          `fan-out ${n} streams: only ${opened.open} opened (refused ${JSON.stringify(opened.refused)}, failed ${opened.failed})`,
+        );
       }
 
       // Steady: a short warm-up at the same rate, not counted, then the measured run.
@@ -315,7 +336,7 @@ export async function measureFanout(
       seq += steadyPosts.posts;
       const expected = steadyPosts.posts - steadyPosts.failures;
       let steady = await clients.report(expected);
-      for (const until = Date.now() + 5000; steady.steady.missing > 0 && Date.now() < until; ) {
+      for (const until = Date.now() + 5000; steady.steady.missing > 0 && Date.now() < until;) {
         await sleep(100);
         steady = await clients.report(expected);
       }

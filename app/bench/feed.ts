@@ -30,7 +30,11 @@ function post(agent: http.Agent, baseUrl: string, text: string): Promise<{ statu
     const body = JSON.stringify({ author: 'bench-feed', text });
     const req = http.request(
       `${baseUrl}/api/messages`,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         let data = '';
         res.setEncoding('utf8');
@@ -76,7 +80,8 @@ export async function measureFeed(
       const text = `feed ${run} ${i}`;
       const t0 = performance.now();
       const res = await post(agent, baseUrl, text);
-      if (res.status !== 201 || !res.replica) throw new Error(`POST /api/messages answered ${res.status} during the feed probe`);
+      if (res.status !== 201 || !res.replica)
+        throw new Error(`POST /api/messages answered ${res.status} during the feed probe`);
       const target = clients.find((c) => c.replica !== res.replica)!;
       const at = await target.arrival(text, ARRIVAL_TIMEOUT_MS);
       for (const c of clients) if (c !== target) c.forget(text);

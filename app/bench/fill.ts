@@ -19,7 +19,7 @@ export async function fillHistory(
   try {
     const batch = opts.batch ?? 1000;
     const offset = opts.offset ?? 0;
-    for (let done = 0; done < count; ) {
+    for (let done = 0; done < count;) {
       const n = Math.min(batch, count - done);
       const p = redis.pipeline();
       for (let i = 0; i < n; i++) {

@@ -36,7 +36,12 @@ function overRounds(rounds: LoadResult[]): LoadResult & { roundP99Ms: number[] }
 
 /** The middle round's figure (rounds are an odd number: 3 or 5). */
 function median(xs: number[]): number {
-  return ms(percentile([...xs].sort((x, y) => x - y), 50));
+  return ms(
+    percentile(
+      [...xs].sort((x, y) => x - y),
+      50,
+    ),
+  );
 }
 
 const WARMUP_CONNECTIONS = 16;

@@ -41,7 +41,10 @@ import { startStack, stopAll, stopStack, type BenchStack, type StartOptions } fr
 
 /** What production runs: every request logged at info. */
 const SERVICE_LOG_LEVEL = 'info';
-const POST_BODY = JSON.stringify({ author: 'bench', text: 'Hello from the benchmark: a chat line of ordinary length.' });
+const POST_BODY = JSON.stringify({
+  author: 'bench',
+  text: 'Hello from the benchmark: a chat line of ordinary length.',
+});
 
 /** Other jest processes running now (other engineers' test suites); 0 without /proc. */
 function jestProcesses(): number {
@@ -143,7 +146,9 @@ async function postMatrix(
         meters[i].start();
         const sofar = await runLoad(spec(t), tallies[i]);
         meters[i].stop();
-        progress.update(`POST ${t.name}, ${connections} connection(s), round ${round}/${plan.postRounds}: ${sofar.rps} req/s so far`);
+        progress.update(
+          `POST ${t.name}, ${connections} connection(s), round ${round}/${plan.postRounds}: ${sofar.rps} req/s so far`,
+        );
       }
     }
     for (const [i, t] of here.entries()) rows.push({ target: t.name, ...tallies[i].result(), cpu: meters[i].use() });
@@ -173,7 +178,11 @@ async function fanoutPhase(
   progress: Progress,
 ): Promise<FanoutResult> {
   progress.update('fan-out: starting a fresh service stack');
-  const stack = await start({ name: 'fanout', program: 'service', env: { LOG_LEVEL: SERVICE_LOG_LEVEL, MAX_STREAMS_PER_CLIENT: '0' } });
+  const stack = await start({
+    name: 'fanout',
+    program: 'service',
+    env: { LOG_LEVEL: SERVICE_LOG_LEVEL, MAX_STREAMS_PER_CLIENT: '0' },
+  });
   try {
     return await measureFanout(stack, plan.fanout, { cores, onProgress: (w) => progress.update(w) });
   } finally {
@@ -200,7 +209,12 @@ async function runFanoutOnly(args: BenchArgs, progress: Progress): Promise<Fanou
   const startedAt = new Date().toISOString();
   RedisServer.assertInstalled();
   const machine = machineInfo();
-  const fanout = await fanoutPhase((opts) => startStack({ ...opts, replicas: args.replicas, verbose: args.verbose }), plan, machine.cores, progress);
+  const fanout = await fanoutPhase(
+    (opts) => startStack({ ...opts, replicas: args.replicas, verbose: args.verbose }),
+    plan,
+    machine.cores,
+    progress,
+  );
   noteMachineAtEnd(machine);
   return {
     startedAt,
@@ -216,7 +230,10 @@ async function runFanoutOnly(args: BenchArgs, progress: Progress): Promise<Fanou
 }
 
 /** Only the memory-per-stream ramp (`--stream-memory`), on a one-replica stack. */
-async function runStreamMemory(args: BenchArgs, progress: Progress): Promise<{ startedAt: string; machine: MachineInfo; result: StreamMemoryResult }> {
+async function runStreamMemory(
+  args: BenchArgs,
+  progress: Progress,
+): Promise<{ startedAt: string; machine: MachineInfo; result: StreamMemoryResult }> {
   const plan = planFor(args.quick);
   const startedAt = new Date().toISOString();
   RedisServer.assertInstalled();
@@ -318,7 +335,9 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
 
   // --profile: sample the service's and the baselines' replicas during the POST runs only.
   const toggleProfiler = () => {
-    if (profileDirs) for (const s of [service, bareExpress, baseline]) for (const pid of s.stack.replicaPids()) process.kill(pid, 'SIGUSR2');
+    if (profileDirs)
+      for (const s of [service, bareExpress, baseline])
+        for (const pid of s.stack.replicaPids()) process.kill(pid, 'SIGUSR2');
   };
   toggleProfiler();
   const post = await postMatrix(
@@ -436,7 +455,11 @@ async function main(): Promise<number> {
   try {
     const plan = planFor(args.quick);
     if (args.append) {
-      const rows = await measureAppend({ rounds: args.quick ? 2 : 5, seconds: args.quick ? 2 : 4, onProgress: (w) => progress.update(w) });
+      const rows = await measureAppend({
+        rounds: args.quick ? 2 : 5,
+        seconds: args.quick ? 2 : 4,
+        onProgress: (w) => progress.update(w),
+      });
       progress.done();
       process.stdout.write(`${renderAppend(rows)}\n`);
       if (args.json) process.stdout.write(`${JSON.stringify(rows)}\n`);

@@ -24,22 +24,106 @@ interface CpuProfile {
 /** Packages grouped by the job they do in a request, for the "what binds" summary. */
 const CONCERNS: Record<string, string[]> = {
   'HTTP framework (Express 5, its router and body-parser)': [
-    'express', 'router', 'body-parser', 'raw-body', 'iconv-lite', 'safer-buffer', 'bytes', 'content-type', 'type-is', 'media-typer',
-    'mime-types', 'mime-db', 'accepts', 'negotiator', 'qs', 'path-to-regexp', 'parseurl', 'finalhandler', 'on-finished', 'ee-first',
-    'proxy-addr', 'forwarded', 'ipaddr.js', 'fresh', 'etag', 'send', 'serve-static', 'encodeurl', 'escape-html', 'range-parser',
-    'content-disposition', 'cookie', 'cookie-signature', 'vary', 'merge-descriptors', 'http-errors', 'statuses', 'depd', 'setprototypeof',
-    'inherits', 'toidentifier', 'debug', 'ms', 'is-promise', 'once', 'wrappy', 'unpipe', 'utils-merge', 'methods', 'call-bind-apply-helpers',
-    'call-bound', 'get-intrinsic', 'side-channel', 'side-channel-list', 'side-channel-map', 'side-channel-weakmap', 'object-inspect',
-    'es-errors', 'function-bind', 'hasown', 'gopd', 'es-object-atoms', 'dunder-proto', 'math-intrinsics', 'has-symbols', 'get-proto',
+    'express',
+    'router',
+    'body-parser',
+    'raw-body',
+    'iconv-lite',
+    'safer-buffer',
+    'bytes',
+    'content-type',
+    'type-is',
+    'media-typer',
+    'mime-types',
+    'mime-db',
+    'accepts',
+    'negotiator',
+    'qs',
+    'path-to-regexp',
+    'parseurl',
+    'finalhandler',
+    'on-finished',
+    'ee-first',
+    'proxy-addr',
+    'forwarded',
+    'ipaddr.js',
+    'fresh',
+    'etag',
+    'send',
+    'serve-static',
+    'encodeurl',
+    'escape-html',
+    'range-parser',
+    'content-disposition',
+    'cookie',
+    'cookie-signature',
+    'vary',
+    'merge-descriptors',
+    'http-errors',
+    'statuses',
+    'depd',
+    'setprototypeof',
+    'inherits',
+    'toidentifier',
+    'debug',
+    'ms',
+    'is-promise',
+    'once',
+    'wrappy',
+    'unpipe',
+    'utils-merge',
+    'methods',
+    'call-bind-apply-helpers',
+    'call-bound',
+    'get-intrinsic',
+    'side-channel',
+    'side-channel-list',
+    'side-channel-map',
+    'side-channel-weakmap',
+    'object-inspect',
+    'es-errors',
+    'function-bind',
+    'hasown',
+    'gopd',
+    'es-object-atoms',
+    'dunder-proto',
+    'math-intrinsics',
+    'has-symbols',
+    'get-proto',
     'es-define-property',
   ],
-  'request logging (pino)': ['pino', 'pino-std-serializers', 'sonic-boom', 'quick-format-unescaped', 'thread-stream', 'fast-redact', 'safe-stable-stringify', 'on-exit-leak-free', 'atomic-sleep', 'get-caller-file'],
-  'Redis client (ioredis)': ['ioredis', 'redis-parser', 'redis-errors', 'denque', 'cluster-key-slot', 'standard-as-callback', 'lodash.defaults', 'lodash.isarguments'],
+  'request logging (pino)': [
+    'pino',
+    'pino-std-serializers',
+    'sonic-boom',
+    'quick-format-unescaped',
+    'thread-stream',
+    'fast-redact',
+    'safe-stable-stringify',
+    'on-exit-leak-free',
+    'atomic-sleep',
+    'get-caller-file',
+  ],
+  'Redis client (ioredis)': [
+    'ioredis',
+    'redis-parser',
+    'redis-errors',
+    'denque',
+    'cluster-key-slot',
+    'standard-as-callback',
+    'lodash.defaults',
+    'lodash.isarguments',
+  ],
   'security headers (helmet)': ['helmet'],
   'metrics (prom-client)': ['prom-client', 'tdigest', 'bintrees'],
   'validation (zod)': ['zod'],
   'rate limit (express-rate-limit)': ['express-rate-limit', 'ip-address'],
-  'chat code (app/src: routes, ChatStore, …; the baseline servers)': ['app/src', 'baseline-server', 'express-baseline', 'baseline-common'],
+  'chat code (app/src: routes, ChatStore, …; the baseline servers)': [
+    'app/src',
+    'baseline-server',
+    'express-baseline',
+    'baseline-common',
+  ],
   'garbage collection': ['(garbage collector)'],
   'Node internals (http, net, streams) with no package above': ['node internals', '(native)', '(program)', '(root)'],
   'profiler and bench wrapper': ['app/bench', 'app/local'],
@@ -78,7 +162,10 @@ function origin(url: string, fn: string): string {
 export function summariseProfiles(paths: string[], top = 15): ProfileSummary {
   const files = paths.flatMap((p) =>
     fs.statSync(p).isDirectory()
-      ? fs.readdirSync(p).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(p, f))
+      ? fs
+          .readdirSync(p)
+          .filter((f) => f.endsWith('.cpuprofile'))
+          .map((f) => path.join(p, f))
       : [p],
   );
   const byOrigin = new Map<string, number>();
@@ -121,15 +208,21 @@ export function summariseProfiles(paths: string[], top = 15): ProfileSummary {
   return {
     files: files.length,
     totalMs: Math.round(total / 1000),
-    byOrigin: sorted(byOrigin).slice(0, top).map(([o, us]) => ({ origin: o, pct: pct(us) })),
-    byCaller: sorted(byCaller).slice(0, top).map(([o, us]) => ({ origin: o, pct: pct(us) })),
+    byOrigin: sorted(byOrigin)
+      .slice(0, top)
+      .map(([o, us]) => ({ origin: o, pct: pct(us) })),
+    byCaller: sorted(byCaller)
+      .slice(0, top)
+      .map(([o, us]) => ({ origin: o, pct: pct(us) })),
     byConcern: sorted(
       [...byCaller].reduce((m, [o, us]) => {
         const c = CONCERN_OF.get(o) ?? `other: ${o}`;
         return m.set(c, (m.get(c) ?? 0) + us);
       }, new Map<string, number>()),
     ).map(([concern, us]) => ({ concern, pct: pct(us) })),
-    topFunctions: sorted(byFn).slice(0, top).map(([fn, us]) => ({ fn, pct: pct(us) })),
+    topFunctions: sorted(byFn)
+      .slice(0, top)
+      .map(([fn, us]) => ({ fn, pct: pct(us) })),
   };
 }
 

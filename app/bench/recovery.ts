@@ -73,7 +73,8 @@ export async function measureRecovery(
     let firstMs: number | undefined;
     let streak = 0;
     while (streak < stack.replicas) {
-      if (performance.now() - began > GIVE_UP_MS) throw new Error(`the service did not answer within ${GIVE_UP_MS} ms of the Redis kill`);
+      if (performance.now() - began > GIVE_UP_MS)
+        throw new Error(`the service did not answer within ${GIVE_UP_MS} ms of the Redis kill`);
       if (await answers(url)) {
         streak++;
         firstMs ??= performance.now() - began;

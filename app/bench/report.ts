@@ -115,7 +115,11 @@ export function summarise(r: Omit<BenchResults, 'summary' | 'verdicts'>): { summ
       measured: `${frameworkRatio}× (node:http baseline: ${ratio}×, no target)`,
       pass: frameworkRatio >= 0.8,
     },
-    { target: 'live-feed p99 ≤ 50 ms', measured: `${summary.feedP99Ms} ms (${r.feed.lost} lost)`, pass: summary.feedP99Ms <= 50 && r.feed.lost === 0 },
+    {
+      target: 'live-feed p99 ≤ 50 ms',
+      measured: `${summary.feedP99Ms} ms (${r.feed.lost} lost)`,
+      pass: summary.feedP99Ms <= 50 && r.feed.lost === 0,
+    },
     {
       target: 'history p99 within 2× from 10 to 100 000 written',
       measured: `${round2(spread)}× (${hp.join(' / ')} ms)`,
@@ -137,7 +141,9 @@ function largest(f: FanoutResult | undefined): FanoutStep | undefined {
   return f?.steps.reduce<FanoutStep | undefined>((a, b) => (!a || b.streams > a.streams ? b : a), undefined);
 }
 
-export function fanoutSummary(f: FanoutResult | undefined): Pick<Summary, 'fanoutStreams' | 'fanoutP99Ms' | 'fanoutPostRps'> {
+export function fanoutSummary(
+  f: FanoutResult | undefined,
+): Pick<Summary, 'fanoutStreams' | 'fanoutP99Ms' | 'fanoutPostRps'> {
   const top = largest(f);
   return top ? { fanoutStreams: top.open, fanoutP99Ms: top.steady.p99Ms, fanoutPostRps: top.throughput.rps } : {};
 }
@@ -166,7 +172,22 @@ export function renderFanout(f: FanoutResult): string {
   const out = [
     `live-feed fan-out: N streams across the replicas; steady ${p.ratePerSec} posts/s for ${p.steadySec} s (latency from sending the POST until a stream has the message, over every message × stream); then POSTs at ${p.postConnections} connections for ${p.postSec} s with the streams open`,
     table(
-      ['streams', 'open', 'p50 ms', 'p99 ms', 'max ms', 'missing', 'dup', 'reordered', 'POST/s', 'POST p99 ms', 'drain ms', 'all delivered', 'dropped', 'CPU %'],
+      [
+        'streams',
+        'open',
+        'p50 ms',
+        'p99 ms',
+        'max ms',
+        'missing',
+        'dup',
+        'reordered',
+        'POST/s',
+        'POST p99 ms',
+        'drain ms',
+        'all delivered',
+        'dropped',
+        'CPU %',
+      ],
       f.steps.map((s) => [
         s.streams,
         s.open,
@@ -179,7 +200,9 @@ export function renderFanout(f: FanoutResult): string {
         s.throughput.rps,
         s.throughput.p99Ms,
         s.throughput.drainMs,
-        s.throughput.minPerStream >= s.throughput.ok ? 'yes' : `no (min ${s.throughput.minPerStream}/${s.throughput.ok})`,
+        s.throughput.minPerStream >= s.throughput.ok
+          ? 'yes'
+          : `no (min ${s.throughput.minPerStream}/${s.throughput.ok})`,
         s.steady.endedByServer + s.throughput.endedByServer,
         cpuText(s.throughput.cpu),
       ]),
@@ -214,7 +237,10 @@ export function renderFanout(f: FanoutResult): string {
     ),
   ];
   for (const s of f.steps) {
-    if (s.open < s.streams) out.push(`${s.streams} streams: only ${s.open} opened (refused ${JSON.stringify(s.refused)}, failed ${s.failed})`);
+    if (s.open < s.streams)
+      out.push(
+        `${s.streams} streams: only ${s.open} opened (refused ${JSON.stringify(s.refused)}, failed ${s.failed})`,
+      );
   }
   return out.join('\n');
 }
@@ -244,7 +270,16 @@ export function renderReport(r: BenchResults): string {
     `POST /api/messages (${r.plan.postRounds} × ${r.plan.postRoundSec} s per target, interleaved; warm-up ${r.plan.jitWarmupSec} s per stack, then ${r.plan.warmupSec} s before each connection count; CPU in % of one core)`,
     table(
       ['target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'CPU %'],
-      r.post.map((p) => [p.target, p.connections, p.rps, p.p50Ms, p.p99Ms, p.non2xx, p.errors + p.timeouts, cpuText(p.cpu)]),
+      r.post.map((p) => [
+        p.target,
+        p.connections,
+        p.rps,
+        p.p50Ms,
+        p.p99Ms,
+        p.non2xx,
+        p.errors + p.timeouts,
+        cpuText(p.cpu),
+      ]),
     ),
   );
   const ratios = (against: string) =>
@@ -270,7 +305,7 @@ export function renderReport(r: BenchResults): string {
     const share = (p: ProfileSummary, c: string) => p.byConcern.find((x) => x.concern === c)?.pct ?? 0;
     const cols = (p: ProfileSummary, ms: number, c: string) => [((share(p, c) * ms) / 100).toFixed(3), share(p, c)];
     out.push(
-      'where the replicas\' CPU goes per POST (profile shares during the POST runs × CPU per POST at 64 connections)',
+      "where the replicas' CPU goes per POST (profile shares during the POST runs × CPU per POST at 64 connections)",
       table(
         ['job', 'service ms', 'service %', 'Express ms', 'Express %', 'node:http ms', 'node:http %'],
         concerns.map((c) => [c, ...cols(service, svcMs, c), ...cols(express, expMs, c), ...cols(baseline, baseMs, c)]),
@@ -281,8 +316,16 @@ export function renderReport(r: BenchResults): string {
   out.push(
     `GET /api/messages (the page's request: the last ${r.historyLimit}) after N messages ever written (${r.plan.historyConnections} connections, ${r.plan.historyRounds} × ${r.plan.historySec} s; p50/p99: medians of the rounds')`,
     table(
-      ['written', 'in list', 'req/s', 'p50 ms', 'p99 ms', 'rounds\' p99 ms', 'non-2xx'],
-      r.history.map((h) => [h.written, h.listLength, h.rps, h.p50Ms, h.p99Ms, h.roundP99Ms.join(' / '), h.non2xx + h.errors]),
+      ['written', 'in list', 'req/s', 'p50 ms', 'p99 ms', "rounds' p99 ms", 'non-2xx'],
+      r.history.map((h) => [
+        h.written,
+        h.listLength,
+        h.rps,
+        h.p50Ms,
+        h.p99Ms,
+        h.roundP99Ms.join(' / '),
+        h.non2xx + h.errors,
+      ]),
     ),
     '',
     `live feed A→B over ${r.feed.messages} messages (replicas ${r.feed.replicas.join(', ')}): p50 ${r.feed.p50Ms} ms, p99 ${r.feed.p99Ms} ms, max ${r.feed.maxMs} ms, lost ${r.feed.lost}`,
@@ -290,7 +333,15 @@ export function renderReport(r: BenchResults): string {
     'recovery after SIGKILL of Redis (from the kill until GET /readyz and GET /api/messages answer 200)',
     table(
       ['held', 'AOF MB', 'redis up ms', 'first replica ms', 'all replicas ms', 'AOF loaded', 'messages back'],
-      r.recovery.map((x) => [x.held, x.aofMb, x.redisRestartMs, x.firstMs, x.allMs, x.aofLoaded ? 'yes' : 'no', x.recovered]),
+      r.recovery.map((x) => [
+        x.held,
+        x.aofMb,
+        x.redisRestartMs,
+        x.firstMs,
+        x.allMs,
+        x.aofLoaded ? 'yes' : 'no',
+        x.recovered,
+      ]),
     ),
     '',
     `peak RSS (VmHWM) per replica: service ${mb(r.rss.serviceReplicasMb)} (after the history phase ${mb(r.rss.serviceAfterHistoryMb)}, after POST ${mb(r.rss.serviceAfterPostMb)}); bare Express ${mb(r.rss.expressReplicasMb)}; node:http baseline ${mb(r.rss.baselineReplicasMb)}`,

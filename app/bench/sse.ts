@@ -25,49 +25,53 @@ export class FeedClient {
         this.close();
         reject(new Error(`${baseUrl}/api/events sent no hello event within ${timeoutMs} ms`));
       }, timeoutMs);
-      const req = http.get(`${baseUrl}/api/events`, { agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
-        if (res.statusCode !== 200) {
-          clearTimeout(timer);
-          res.resume();
-          reject(new Error(`GET /api/events answered ${res.statusCode}`));
-          return;
-        }
-        res.setEncoding('utf8');
-        let buf = '';
-        res.on('data', (chunk: string) => {
-          const at = performance.now();
-          buf += chunk;
-          let end;
-          while ((end = buf.indexOf('\n\n')) >= 0) {
-            const block = buf.slice(0, end);
-            buf = buf.slice(end + 2);
-            let event = 'message';
-            const data: string[] = [];
-            for (const line of block.split('\n')) {
-              if (line.startsWith('event:')) event = line.slice(6).trim();
-              else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-            }
-            if (data.length === 0) continue; // a comment (keep-alive) or retry hint
-            let parsed: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-            try {
-              parsed = JSON.parse(data.join('\n'));
-            } catch {
-              continue;
-            }
-            if (event === 'hello') {
-              this.replica = String(parsed?.replica ?? '');
-              clearTimeout(timer);
-              resolve(this);
-            } else if (event === 'message' && typeof parsed?.text === 'string') {
-              const waiter = this.waiters.get(parsed.text);
-              if (waiter) {
-                this.waiters.delete(parsed.text);
-                waiter(at);
-              } else this.early.set(parsed.text, at);
-            }
+      const req = http.get(
+        `${baseUrl}/api/events`,
+        { agent: false, headers: { accept: 'text/event-stream' } },
+        (res) => {
+          if (res.statusCode !== 200) {
+            clearTimeout(timer);
+            res.resume();
+            reject(new Error(`GET /api/events answered ${res.statusCode}`));
+            return;
           }
-        });
-      });
+          res.setEncoding('utf8');
+          let buf = '';
+          res.on('data', (chunk: string) => {
+            const at = performance.now();
+            buf += chunk;
+            let end;
+            while ((end = buf.indexOf('\n\n')) >= 0) {
+              const block = buf.slice(0, end);
+              buf = buf.slice(end + 2);
+              let event = 'message';
+              const data: string[] = [];
+              for (const line of block.split('\n')) {
+                if (line.startsWith('event:')) event = line.slice(6).trim();
+                else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+              }
+              if (data.length === 0) continue; // a comment (keep-alive) or retry hint
+              let parsed: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+              try {
+                parsed = JSON.parse(data.join('\n'));
+              } catch {
+                continue;
+              }
+              if (event === 'hello') {
+                this.replica = String(parsed?.replica ?? '');
+                clearTimeout(timer);
+                resolve(this);
+              } else if (event === 'message' && typeof parsed?.text === 'string') {
+                const waiter = this.waiters.get(parsed.text);
+                if (waiter) {
+                  this.waiters.delete(parsed.text);
+                  waiter(at);
+                } else this.early.set(parsed.text, at);
+              }
+            }
+          });
+        },
+      );
       req.on('error', (err) => {
         clearTimeout(timer);
         reject(err);

@@ -72,7 +72,17 @@ export async function measureStreamMemory(
   const clients = new FanoutClients();
   try {
     onProgress('stream memory: warming the replica up (3 s of POSTs)');
-    await warmUp({ url: `${url}/api/messages`, method: 'POST', connections: 16, durationSec: 1, body: POST_BODY, headers: POST_HEADERS }, 3);
+    await warmUp(
+      {
+        url: `${url}/api/messages`,
+        method: 'POST',
+        connections: 16,
+        durationSec: 1,
+        body: POST_BODY,
+        headers: POST_HEADERS,
+      },
+      3,
+    );
     await sleep(1000);
     const firstPid = stack.replicaPids()[0];
     const points: StreamMemoryPoint[] = [{ asked: 0, refused: 0, restarted: false, ...(await settledMemory(url)) }];
@@ -85,11 +95,20 @@ export async function measureStreamMemory(
       points.push({ asked, refused, restarted: stack.replicaPids()[0] !== firstPid, ...(await settledMemory(url)) });
     }
     onProgress(`stream memory: POSTs for ${plan.postSec} s with every stream open`);
-    const post = await runLoad({ url: `${url}/api/messages`, method: 'POST', connections: 16, durationSec: plan.postSec, body: POST_BODY, headers: POST_HEADERS });
+    const post = await runLoad({
+      url: `${url}/api/messages`,
+      method: 'POST',
+      connections: 16,
+      durationSec: plan.postSec,
+      body: POST_BODY,
+      headers: POST_HEADERS,
+    });
     const [memory] = await replicaMemory(url, 1);
     const peak = round1(peakRssMb(stack.replicaPids()[0]) ?? 0);
     // The slope counts the points up to where streams stopped being added (the cap, or the replica dying).
-    const stop = points.findIndex((p, i) => i > 0 && (p.restarted || p.liveFeedClients <= points[i - 1].liveFeedClients));
+    const stop = points.findIndex(
+      (p, i) => i > 0 && (p.restarted || p.liveFeedClients <= points[i - 1].liveFeedClients),
+    );
     const growing = stop < 0 ? points : points.slice(0, stop);
     return {
       plan,

@@ -76,13 +76,18 @@ export class ChatApi {
   }
 
   private async page(query: URLSearchParams): Promise<{ messages: ChatMessage[]; before: string | null }> {
-    const res = await this.request(`${this.base}/api/messages?${query}`, { timeoutMs: Math.max(this.timeoutMs, 15_000) });
+    const res = await this.request(`${this.base}/api/messages?${query}`, {
+      timeoutMs: Math.max(this.timeoutMs, 15_000),
+    });
     if (res.status !== 200) {
       throw new ChatApiError(`GET /api/messages answered ${res.status}: ${errorText(res)}`, res.status);
     }
     const body = res.json as { messages?: unknown; before?: unknown } | undefined;
     if (!Array.isArray(body?.messages) || (body.before !== null && typeof body.before !== 'string')) {
-      throw new ChatApiError(`GET /api/messages did not return {"messages": [...], "before": ...}: ${res.body.slice(0, 200)}`, res.status);
+      throw new ChatApiError(
+        `GET /api/messages did not return {"messages": [...], "before": ...}: ${res.body.slice(0, 200)}`,
+        res.status,
+      );
     }
     return { messages: body.messages as ChatMessage[], before: body.before as string | null };
   }

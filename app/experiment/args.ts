@@ -76,8 +76,22 @@ export class UsageError extends Error {
 }
 
 const FLAGS = new Set([
-  'stack', 'target', 'messages', 'cycles', 'load', 'rate', 'appendfsync', 'json', 'timeout',
-  'port', 'replicas', 'data-dir', 'url', 'kubeconfig', 'namespace', 'help',
+  'stack',
+  'target',
+  'messages',
+  'cycles',
+  'load',
+  'rate',
+  'appendfsync',
+  'json',
+  'timeout',
+  'port',
+  'replicas',
+  'data-dir',
+  'url',
+  'kubeconfig',
+  'namespace',
+  'help',
 ]);
 const BOOLEAN = new Set(['load', 'json', 'help']);
 const LOCAL_ONLY = ['port', 'replicas', 'data-dir'];
@@ -136,7 +150,8 @@ export function parseArgs(argv: readonly string[]): ExperimentOptions {
   const target = oneOf<TargetKind>('target', seen.get('target') ?? 'local', ['local', 'cluster']);
 
   for (const flag of target === 'local' ? CLUSTER_ONLY : LOCAL_ONLY) {
-    if (seen.has(flag)) throw new UsageError(`--${flag} applies only to --target ${target === 'local' ? 'cluster' : 'local'}`);
+    if (seen.has(flag))
+      throw new UsageError(`--${flag} applies only to --target ${target === 'local' ? 'cluster' : 'local'}`);
   }
 
   const opts = defaults(stack, target);
@@ -154,7 +169,9 @@ export function parseArgs(argv: readonly string[]): ExperimentOptions {
   if (v('appendfsync') !== undefined) {
     opts.appendfsync = oneOf<AppendFsync>('appendfsync', v('appendfsync')!, APPENDFSYNC_VALUES);
     if (stack === 'stateless') {
-      throw new UsageError('--appendfsync applies only to --stack stateful (the stateless stack writes no append-only file)');
+      throw new UsageError(
+        '--appendfsync applies only to --stack stateful (the stateless stack writes no append-only file)',
+      );
     }
   }
   const nonEmpty = (flag: string) => {

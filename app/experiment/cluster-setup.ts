@@ -50,21 +50,27 @@ export async function resolveClusterSettings(
     try {
       outputs = await deps.readOutputs(opts.stack);
     } catch (err) {
-      const missing = [!opts.url && '--url <load balancer URL>', !opts.kubeconfig && '--kubeconfig <file>'].filter(Boolean).join(' and ');
+      const missing = [!opts.url && '--url <load balancer URL>', !opts.kubeconfig && '--kubeconfig <file>']
+        .filter(Boolean)
+        .join(' and ');
       throw new TargetError(`${(err as Error).message} (or pass ${missing})`);
     }
     source = opts.url || opts.kubeconfig ? 'flags and stack outputs' : `stack outputs of "${opts.stack}"`;
   }
   const url = opts.url ?? outputs.url;
   if (!url) {
-    throw new TargetError(`stack "${opts.stack}" has no "url" output (is it deployed? run pulumi up -s ${opts.stack}); or pass --url`);
+    throw new TargetError(
+      `stack "${opts.stack}" has no "url" output (is it deployed? run pulumi up -s ${opts.stack}); or pass --url`,
+    );
   }
   let kubeconfig: string | undefined;
   if (opts.kubeconfig) {
     try {
       kubeconfig = deps.readFile(opts.kubeconfig);
     } catch (err) {
-      throw new TargetError(`--kubeconfig ${opts.kubeconfig}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new TargetError(
+        `--kubeconfig ${opts.kubeconfig}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
   } else kubeconfig = outputs.kubeconfig;
   if (!kubeconfig) {
@@ -84,7 +90,9 @@ export async function resolveClusterSettings(
     }
     appendfsync = opts.appendfsync ?? deployed ?? 'everysec';
   } else if (opts.appendfsync) {
-    throw new TargetError(`--appendfsync ${opts.appendfsync}: stack "${opts.stack}" runs memory-only Redis (persistence false)`);
+    throw new TargetError(
+      `--appendfsync ${opts.appendfsync}: stack "${opts.stack}" runs memory-only Redis (persistence false)`,
+    );
   }
   return { url, kubeconfig, persistence, appendfsync, source };
 }

@@ -71,9 +71,13 @@ export class ClusterTarget implements Target {
       );
     }
     if (!(await this.opts.api.ready())) {
-      throw new TargetError(`${this.opts.api.base}/readyz does not answer 200: the chat service is not ready behind its load balancer`);
+      throw new TargetError(
+        `${this.opts.api.base}/readyz does not answer 200: the chat service is not ready behind its load balancer`,
+      );
     }
-    const redis = this.opts.persistence ? `AOF (appendfsync ${this.opts.appendfsync ?? 'everysec'})` : 'memory-only Redis';
+    const redis = this.opts.persistence
+      ? `AOF (appendfsync ${this.opts.appendfsync ?? 'everysec'})`
+      : 'memory-only Redis';
     return {
       url: this.opts.url,
       persistence: this.opts.persistence,
@@ -131,7 +135,9 @@ export class ClusterTarget implements Target {
     let streak = 0;
     while (streak < want) {
       if (Date.now() - began > timeoutMs) {
-        throw new TargetError(`${this.opts.api.base}/readyz did not answer 200 within ${Math.round(timeoutMs / 1000)} s after the kill`);
+        throw new TargetError(
+          `${this.opts.api.base}/readyz did not answer 200 within ${Math.round(timeoutMs / 1000)} s after the kill`,
+        );
       }
       streak = (await this.opts.api.ready()) ? streak + 1 : 0;
       if (streak < want) await new Promise((r) => setTimeout(r, streak === 0 ? Math.min(250, this.pollMs) : 50));
@@ -143,7 +149,9 @@ export class ClusterTarget implements Target {
   }
 
   private redisPods(): Promise<PodInfo[]> {
-    return this.kube(`list pods ${this.redisSelector}`, () => this.opts.kube.listPods(this.namespace, this.redisSelector));
+    return this.kube(`list pods ${this.redisSelector}`, () =>
+      this.opts.kube.listPods(this.namespace, this.redisSelector),
+    );
   }
 
   private async kube<T>(what: string, call: () => Promise<T>): Promise<T> {
@@ -159,7 +167,10 @@ export class ClusterTarget implements Target {
 export function describePods(pods: readonly PodInfo[]): string {
   if (pods.length === 0) return 'none';
   return pods
-    .map((p) => `${p.name} (${p.phase}${p.waitingReason ? `, ${p.waitingReason}` : ''}${p.ready ? ', Ready' : ', not Ready'}${p.terminating ? ', terminating' : ''})`)
+    .map(
+      (p) =>
+        `${p.name} (${p.phase}${p.waitingReason ? `, ${p.waitingReason}` : ''}${p.ready ? ', Ready' : ', not Ready'}${p.terminating ? ', terminating' : ''})`,
+    )
     .join(', ');
 }
 
@@ -176,7 +187,7 @@ export function kubeErrorText(err: unknown): string {
     }
     const hint =
       e.code === 401
-        ? ' (the kubeconfig\'s credentials were refused; DOKS kubeconfig tokens expire after 7 days: fetch a fresh one with `pulumi stack output kubeconfig --show-secrets` after `pulumi up`, or `doctl kubernetes cluster kubeconfig save`)'
+        ? " (the kubeconfig's credentials were refused; DOKS kubeconfig tokens expire after 7 days: fetch a fresh one with `pulumi stack output kubeconfig --show-secrets` after `pulumi up`, or `doctl kubernetes cluster kubeconfig save`)"
         : '';
     return `HTTP ${e.code}${detail ? `: ${detail}` : ''}${hint}`;
   }

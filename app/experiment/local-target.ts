@@ -22,7 +22,10 @@ export class LocalTarget implements Target {
   private readonly recent: string[] = [];
 
   constructor(
-    private readonly opts: Pick<ExperimentOptions, 'stack' | 'appendfsync' | 'port' | 'replicas' | 'dataDir' | 'messages' | 'load' | 'rate'>,
+    private readonly opts: Pick<
+      ExperimentOptions,
+      'stack' | 'appendfsync' | 'port' | 'replicas' | 'dataDir' | 'messages' | 'load' | 'rate'
+    >,
     private readonly makeStack: (o: LocalStackOptions) => LocalStack = (o) => new LocalStack(o),
   ) {}
 
@@ -37,7 +40,10 @@ export class LocalTarget implements Target {
       : (this.tempDir = fs.mkdtempSync(path.join(os.tmpdir(), `doks-chat-experiment-${this.opts.stack}-`)));
     // Enough history that no acknowledged message of a cycle is trimmed away: the
     // batch plus ten seconds of the --load writer, with room to spare.
-    const historyLimit = Math.min(10_000, Math.max(1000, this.opts.messages + (this.opts.load ? this.opts.rate * 10 : 0) + 100));
+    const historyLimit = Math.min(
+      10_000,
+      Math.max(1000, this.opts.messages + (this.opts.load ? this.opts.rate * 10 : 0) + 100),
+    );
     let stack: LocalStack;
     try {
       stack = this.makeStack({

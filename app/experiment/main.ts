@@ -42,7 +42,9 @@ export async function main(argv: string[]): Promise<number> {
     opts = parseArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`experiment: ${err.message}\nUsage: npm run experiment -- --stack stateless|stateful [--target local|cluster] [--messages N] [--cycles K] [--load] [--appendfsync everysec|always] [--json]  (--help for all options)\n`);
+      process.stderr.write(
+        `experiment: ${err.message}\nUsage: npm run experiment -- --stack stateless|stateful [--target local|cluster] [--messages N] [--cycles K] [--load] [--appendfsync everysec|always] [--json]  (--help for all options)\n`,
+      );
       return err.exitCode;
     }
     throw err;
@@ -56,7 +58,8 @@ export async function main(argv: string[]): Promise<number> {
   const fail = (what: string, err: unknown, extra: readonly string[] = []) => {
     progress.clear();
     process.stderr.write(`experiment: ${what}: ${(err as Error)?.message ?? err}${debugHint(err)}\n`);
-    if (extra.length) process.stderr.write(`last log lines of the local stack:\n${extra.map((l) => `  ${l}`).join('\n')}\n`);
+    if (extra.length)
+      process.stderr.write(`last log lines of the local stack:\n${extra.map((l) => `  ${l}`).join('\n')}\n`);
   };
 
   let target: Target;

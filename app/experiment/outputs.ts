@@ -25,13 +25,21 @@ export const runCommand: RunCommand = (cmd, args, cwd) =>
     execFile(cmd, args, { cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = (err as NodeJS.ErrnoException | null)?.code;
       if (code === 'ENOENT') return reject(err);
-      const exit = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      const exit = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? (err as { code: number }).code
+          : 1
+        : 0;
       resolve({ code: exit, stdout: String(stdout), stderr: String(stderr) });
     });
   });
 
 /** `pulumi stack output --json --show-secrets -s <stack>`, parsed. */
-export async function readStackOutputs(stack: string, cwd: string, run: RunCommand = runCommand): Promise<StackOutputs> {
+export async function readStackOutputs(
+  stack: string,
+  cwd: string,
+  run: RunCommand = runCommand,
+): Promise<StackOutputs> {
   const args = ['stack', 'output', '--json', '--show-secrets', '-s', stack];
   let res;
   try {

@@ -75,19 +75,29 @@ export function formatReport(header: string[], cycles: readonly CycleResult[], s
   const table = [COLUMNS.map((c) => c.head), ...rows, total];
   const widths = COLUMNS.map((_, i) => Math.max(...table.map((r) => r[i].length)));
   const line = (r: string[]) =>
-    r.map((cell, i) => (i === 0 || i === r.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+    r
+      .map((cell, i) => (i === 0 || i === r.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
 
   const notes: string[] = [];
   const trimmed = cycles.reduce((n, c) => n + c.trimmed, 0);
-  if (trimmed > 0) notes.push(`${trimmed} acknowledged message(s) were pushed out by the service's history limit; not counted as lost.`);
+  if (trimmed > 0)
+    notes.push(
+      `${trimmed} acknowledged message(s) were pushed out by the service's history limit; not counted as lost.`,
+    );
   const rejected = cycles.reduce((n, c) => n + c.rejected, 0);
-  if (rejected > 0) notes.push(`${rejected} --load post(s) were not acknowledged (503 while Redis was down, or errors); they do not count.`);
+  if (rejected > 0)
+    notes.push(
+      `${rejected} --load post(s) were not acknowledged (503 while Redis was down, or errors); they do not count.`,
+    );
   if (!s.persistence) {
     notes.push('Memory-only Redis: "lost" is what this stack promises; the replacement Redis starts empty.');
     const before = cycles.reduce((n, c) => n + c.acknowledgedBeforeKill, 0);
     const after = s.acknowledged - before;
-    if (after > 0) notes.push(`${after} of the acknowledged messages were written after a kill, into the new, empty Redis.`);
+    if (after > 0)
+      notes.push(`${after} of the acknowledged messages were written after a kill, into the new, empty Redis.`);
   }
 
   return [

@@ -77,7 +77,9 @@ export function verdict({ persistence, appendfsync, cycles }: VerdictInput): Ver
 
   for (const c of cycles) {
     if (!c.aofLoaded) {
-      return fail(`cycle ${c.cycle}: the replacement Redis did not log "DB loaded from append only file", so it did not start from the AOF`);
+      return fail(
+        `cycle ${c.cycle}: the replacement Redis did not log "DB loaded from append only file", so it did not start from the AOF`,
+      );
     }
   }
   const fsync = appendfsync ?? 'everysec';
@@ -90,7 +92,10 @@ export function verdict({ persistence, appendfsync, cycles }: VerdictInput): Ver
         `cycle ${bad.cycle}: ${bad.lost} acknowledged message(s) lost, but appendfsync always promises that nothing acknowledged is lost`,
       );
     }
-    return { ok: true, reason: `stateful (appendfsync always) as promised: all ${acked} acknowledged messages survived every kill` };
+    return {
+      ok: true,
+      reason: `stateful (appendfsync always) as promised: all ${acked} acknowledged messages survived every kill`,
+    };
   }
   const bad = cycles.find((c) => c.lost > c.lastSecondAcks);
   if (bad) {

@@ -22,7 +22,8 @@ as \`kubectl delete pod -l app=redis\` does. Without options it finds the runnin
 
 class UserError extends Error {}
 
-const NOT_RUNNING = 'no local stack is running: start one with `npm start -- --stack stateful` (or stateless), then run this in another terminal';
+const NOT_RUNNING =
+  'no local stack is running: start one with `npm start -- --stack stateful` (or stateless), then run this in another terminal';
 
 function find(argv: string[]): StackState | 'help' {
   let values;
@@ -51,7 +52,8 @@ function find(argv: string[]): StackState | 'help' {
       throw new UserError((err as StackConfigError).message);
     }
     const state = runningState(defaultDataDir(stack, repoRoot()));
-    if (!state) throw new UserError(`the local ${stack} stack is not running: start it with \`npm start -- --stack ${stack}\``);
+    if (!state)
+      throw new UserError(`the local ${stack} stack is not running: start it with \`npm start -- --stack ${stack}\``);
     return state;
   }
   const running = runningStacks(repoRoot());
@@ -88,7 +90,9 @@ async function main(): Promise<void> {
       console.log(`A new Redis (pid ${now.redisPid}) accepts connections after ${k.redisRecoveryMs} ms.`);
       if (k.aofLine) console.log(`Redis: ${k.aofLine.replace(/^\d+:M [^*#]*/, '')}`);
       if (now.persistent) {
-        console.log(k.aofLoaded ? 'It loaded the append-only file: the history survived.' : 'No append-only file was loaded.');
+        console.log(
+          k.aofLoaded ? 'It loaded the append-only file: the history survived.' : 'No append-only file was loaded.',
+        );
       } else {
         console.log('Memory-only: it started empty, the history is gone.');
       }

@@ -77,11 +77,16 @@ export class RedisServer extends EventEmitter {
     // The pod's launch (with a volume: behind the data-directory lock), plus what only a
     // process on a shared machine needs: its own port on loopback, logs on stdout.
     const launch = redisLaunch(this.opts.plan, this.opts.dir, [
-      '--port', String(this.port),
-      '--bind', '127.0.0.1',
-      '--dir', this.opts.dir,
-      '--daemonize', 'no',
-      '--logfile', '',
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.opts.dir,
+      '--daemonize',
+      'no',
+      '--logfile',
+      '',
       ...(this.opts.password ? ['--requirepass', this.opts.password] : []),
       ...(this.opts.extraArgs ?? []),
     ]);

@@ -136,7 +136,10 @@ function main(): void {
         // Failing on its own before it ever served (bad config, port taken, missing
         // build): a restart would fail the same way, so report it instead of looping.
         // (Killed by a signal from outside, it is simply replaced, as below.)
-        const why = (config.logFile === undefined ? slot.tail : lastLines(config.logFile)).slice(-8).map(readable).join('\n');
+        const why = (config.logFile === undefined ? slot.tail : lastLines(config.logFile))
+          .slice(-8)
+          .map(readable)
+          .join('\n');
         shutdown(1, `${slot.name} exited (code ${code}, signal ${signal}) before listening${why ? `:\n${why}` : ''}`);
         return;
       }

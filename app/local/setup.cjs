@@ -19,8 +19,7 @@ const NEEDS = {
 
 const HOW = {
   'redis-server': 'Debian/Ubuntu: sudo apt-get install redis-server  ·  macOS: brew install redis',
-  chromium:
-    'Debian/Ubuntu: sudo apt-get install chromium  ·  or set CHROMIUM_PATH to a Chrome/Chromium binary',
+  chromium: 'Debian/Ubuntu: sudo apt-get install chromium  ·  or set CHROMIUM_PATH to a Chrome/Chromium binary',
 };
 
 function log(msg) {
@@ -59,7 +58,9 @@ function ensurePrograms() {
     if (still.length === 0) return;
     missing.splice(0, missing.length, ...still);
   }
-  log(`\`npm ${purpose === 'start' ? 'start' : purpose === 'test' ? 'test' : 'run bench'}\` needs programs that are not installed:`);
+  log(
+    `\`npm ${purpose === 'start' ? 'start' : purpose === 'test' ? 'test' : 'run bench'}\` needs programs that are not installed:`,
+  );
   for (const p of missing) log(`  ${p}: ${HOW[p]}`);
   process.exit(1);
 }

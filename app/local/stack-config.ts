@@ -111,7 +111,8 @@ export function readStackConfig(stack: StackName, root: string = repoRoot()): St
   if (persistence === undefined) {
     throw new StackConfigError(`${name}: chat:persistence is required ("true" or "false")`);
   }
-  if (persistence !== 'true' && persistence !== 'false') throw bad('chat:persistence', '"true" or "false"', persistence);
+  if (persistence !== 'true' && persistence !== 'false')
+    throw bad('chat:persistence', '"true" or "false"', persistence);
 
   const appendfsync = get('chat:appendfsync') ?? DEFAULTS.appendfsync;
   if (!(APPENDFSYNC_VALUES as readonly string[]).includes(appendfsync)) {

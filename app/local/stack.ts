@@ -129,7 +129,9 @@ export class LocalStack {
 
       notStopped();
       if (!this.persistent) this.redis.wipeData(); // a memory-only pod has no volume: it starts empty
-      this.log(`[stack] ${this.opts.stack}: starting redis-server ${this.plan.args.map((a) => (a === '' ? '""' : a)).join(' ')} (data dir ${this.redisDir})`);
+      this.log(
+        `[stack] ${this.opts.stack}: starting redis-server ${this.plan.args.map((a) => (a === '' ? '""' : a)).join(' ')} (data dir ${this.redisDir})`,
+      );
       await this.redis.start();
       this.log(`[stack] redis-server ready on ${this.redis.url} (pid ${this.redis.pid})`);
 
@@ -163,7 +165,11 @@ export class LocalStack {
     const aofLoaded = this.redis.aofLoaded;
     this.log(
       `[stack] replacement redis-server (pid ${this.redis.pid}) ready after ${redisRecoveryMs} ms; ` +
-        (aofLoaded ? 'it loaded the append-only file' : this.persistent ? 'no append-only file was loaded' : 'it started empty (memory-only)'),
+        (aofLoaded
+          ? 'it loaded the append-only file'
+          : this.persistent
+            ? 'no append-only file was loaded'
+            : 'it started empty (memory-only)'),
     );
     return { redisRecoveryMs, aofLoaded };
   }
@@ -178,7 +184,9 @@ export class LocalStack {
     let last = 'no answer yet';
     while (streak < this.replicas) {
       if (Date.now() - began > timeoutMs) {
-        throw new LocalStackError(`${this.url}/readyz did not answer 200 from all replicas within ${timeoutMs} ms (last: ${last})`);
+        throw new LocalStackError(
+          `${this.url}/readyz did not answer 200 from all replicas within ${timeoutMs} ms (last: ${last})`,
+        );
       }
       if (this.primary && this.primary.exitCode !== null) throw new LocalStackError('the replicas are not running');
       try {

@@ -118,7 +118,10 @@ function brief(line: string): string {
     };
     const err = entry.err?.message && entry.err.message !== entry.msg ? ` (${entry.err.message})` : '';
     // A request's line says which request and how it ended.
-    const request = entry.req?.method && entry.res?.statusCode ? `: ${entry.req.method} ${entry.req.url} → ${entry.res.statusCode}` : '';
+    const request =
+      entry.req?.method && entry.res?.statusCode
+        ? `: ${entry.req.method} ${entry.req.url} → ${entry.res.statusCode}`
+        : '';
     return `[${m[1]}] ${LEVELS[entry.level ?? 30] ?? entry.level}: ${entry.msg ?? ''}${request}${err}`;
   } catch {
     return line;
@@ -159,7 +162,9 @@ async function main(): Promise<number> {
   };
   const flags = stack.plan.args.map((a) => (a === '' ? '""' : a)).join(' ');
 
-  out(`doks-chat local stack "${args.stack}" (${path.basename(stack.config.file)}: chat:persistence "${stack.persistent}")`);
+  out(
+    `doks-chat local stack "${args.stack}" (${path.basename(stack.config.file)}: chat:persistence "${stack.persistent}")`,
+  );
   out(`  Redis  redis-server ${flags}   (the Redis pod's flags)`);
   out(
     stack.persistent
@@ -258,7 +263,9 @@ async function main(): Promise<number> {
           /* the count is a courtesy */
         }
         const history =
-          messages === undefined ? '' : ` — ${messages} message(s) in history${stack.persistent ? '' : messages === 0 ? ' (gone)' : ''}`;
+          messages === undefined
+            ? ''
+            : ` — ${messages} message(s) in history${stack.persistent ? '' : messages === 0 ? ' (gone)' : ''}`;
         out(`  every replica ready again (GET /readyz 200) after ${chatReadyMs} ms${history}`);
         kills += 1;
         lastKill = { at: new Date().toISOString(), redisRecoveryMs, chatReadyMs, aofLoaded, aofLine, messages };
@@ -294,7 +301,8 @@ async function main(): Promise<number> {
     process.stdin.resume();
     process.stdin.on('data', (key: string) => {
       if (key === 'k' || key === 'K') killRedis('k pressed');
-      else if (key === 'q' || key === 'Q' || key === '\u0003') void shutdown(key === '\u0003' ? 'Ctrl-C' : 'q').then(() => finish(0));
+      else if (key === 'q' || key === 'Q' || key === '\u0003')
+        void shutdown(key === '\u0003' ? 'Ctrl-C' : 'q').then(() => finish(0));
       else if (key === '\r' || key === '\n') out('');
     });
   }

@@ -24,7 +24,14 @@ export interface StackState {
   startedAt: string;
   /** How many kills the stack has done; kill-redis waits for it to grow. */
   kills: number;
-  lastKill?: { at: string; redisRecoveryMs: number; chatReadyMs?: number; aofLoaded: boolean; aofLine?: string; messages?: number };
+  lastKill?: {
+    at: string;
+    redisRecoveryMs: number;
+    chatReadyMs?: number;
+    aofLoaded: boolean;
+    aofLine?: string;
+    messages?: number;
+  };
 }
 
 export const STATE_FILE = 'stack.json';

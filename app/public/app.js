@@ -123,7 +123,8 @@
   /** A message Redis no longer has after a restart: it stays, greyed, and says so. */
   function markLost(li) {
     li.classList.add('lost');
-    li.title = 'No longer stored: Redis restarted without it. Only this page still shows it; a reload shows what the server has.';
+    li.title =
+      'No longer stored: Redis restarted without it. Only this page still shows it; a reload shows what the server has.';
     const mark = document.createElement('span');
     mark.className = 'lost-mark';
     mark.textContent = 'no longer stored';
@@ -155,7 +156,12 @@
 
   function goneText(missing, had) {
     if (missing === had) {
-      const all = had === 1 ? 'the message above is' : had === 2 ? 'both messages above are' : 'all ' + had + ' messages above are';
+      const all =
+        had === 1
+          ? 'the message above is'
+          : had === 2
+            ? 'both messages above are'
+            : 'all ' + had + ' messages above are';
       return all + ' gone from the server';
     }
     return missing + ' of the ' + had + ' messages above ' + (missing === 1 ? 'is' : 'are') + ' gone from the server';
@@ -181,7 +187,11 @@
     time.dateTime = run.startedAt.toISOString();
     time.title = run.startedAt.toLocaleString();
     time.textContent = run.startedAt.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
-    const li = renderEvent('redis-restart', ['Redis restarted at ', time, restartOutcome(run.persistence, had, missing)]);
+    const li = renderEvent('redis-restart', [
+      'Redis restarted at ',
+      time,
+      restartOutcome(run.persistence, had, missing),
+    ]);
     li.dataset.outcome = missing === 0 && run.persistence === 'aof' ? 'kept' : 'gone';
     return li;
   }
@@ -294,7 +304,8 @@
     const onServer = new Set(messages.filter(isMessage).map((m) => m.id));
     // The history page starts here: a full history has dropped what is older (trimmed, not
     // lost), and with older pages on the server what is older is not this page's to judge.
-    const pageStarts = messages.length && (olderOnServer || messages.length >= historyLimit) ? Date.parse(messages[0].at) : -Infinity;
+    const pageStarts =
+      messages.length && (olderOnServer || messages.length >= historyLimit) ? Date.parse(messages[0].at) : -Infinity;
     let had = 0;
     const missing = [];
     for (const li of storedItems()) {
@@ -449,7 +460,10 @@
     if (s) historyLimit = s.historyLimit || historyLimit;
     if (redisUp) {
       ui.mode.textContent = s.redis.persistence === 'aof' ? 'AOF (persistent)' : 'memory-only';
-      ui.mode.title = s.redis.persistence === 'aof' ? 'appendonly yes: history survives a Redis restart' : 'no persistence: a Redis restart empties the history';
+      ui.mode.title =
+        s.redis.persistence === 'aof'
+          ? 'appendonly yes: history survives a Redis restart'
+          : 'no persistence: a Redis restart empties the history';
       uptime = { seconds: s.redis.uptimeSeconds, at: Date.now() };
       kept = s.redis.messages;
     }

@@ -84,7 +84,9 @@ function securityHeaders(httpsOnly: boolean): RequestHandler {
     },
     // One year (helmet's own default, named); only this name, since the program owns no
     // other name in the zone; no preload list, which is hard to leave.
-    strictTransportSecurity: httpsOnly ? { maxAge: 365 * 24 * 60 * 60, includeSubDomains: false, preload: false } : false,
+    strictTransportSecurity: httpsOnly
+      ? { maxAge: 365 * 24 * 60 * 60, includeSubDomains: false, preload: false }
+      : false,
   });
 }
 

@@ -124,7 +124,14 @@ export class ChatStore {
   /** Stores a message and announces it (APPEND_SCRIPT): one round trip, and published only if stored. */
   async append(input: NewMessage, replica: string): Promise<ChatMessage> {
     const message = newMessage(input, replica);
-    await this.scripts.chatAppend(2, this.key, this.appendedKey, JSON.stringify(message), this.historyLimit, this.channel);
+    await this.scripts.chatAppend(
+      2,
+      this.key,
+      this.appendedKey,
+      JSON.stringify(message),
+      this.historyLimit,
+      this.channel,
+    );
     return message;
   }
 
@@ -133,7 +140,11 @@ export class ChatStore {
    * stores nothing and returns the message the key first stored (`replayed`), checked and
    * stored in the same script as the append, so no retry can slip between the two.
    */
-  async appendOnce(input: NewMessage, replica: string, idempotencyKey: string): Promise<{ message: ChatMessage; replayed: boolean }> {
+  async appendOnce(
+    input: NewMessage,
+    replica: string,
+    idempotencyKey: string,
+  ): Promise<{ message: ChatMessage; replayed: boolean }> {
     const json = JSON.stringify(newMessage(input, replica));
     const [fresh, stored] = await this.scripts.chatAppend(
       3,
@@ -167,7 +178,12 @@ export class ChatStore {
    * the biggest cost of a history request.
    */
   async page({ limit, before, maxBytes }: { limit: number; before?: number; maxBytes: number }): Promise<HistoryPage> {
-    const [oldest, firstPosition, items] = await this.scripts.chatPage(this.key, this.appendedKey, limit, before === undefined ? '' : String(before));
+    const [oldest, firstPosition, items] = await this.scripts.chatPage(
+      this.key,
+      this.appendedKey,
+      limit,
+      before === undefined ? '' : String(before),
+    );
     const parts: string[] = [];
     let bytes = 2;
     let position = firstPosition + items.length;
@@ -241,10 +257,22 @@ function parseJson(json: string): unknown {
 
 function isMessage(m: unknown): m is Omit<ChatMessage, 'replica'> & { replica?: unknown } {
   const x = m as Partial<ChatMessage> | null | undefined;
-  return !!x && typeof x.id === 'string' && typeof x.author === 'string' && typeof x.text === 'string' && typeof x.at === 'string';
+  return (
+    !!x &&
+    typeof x.id === 'string' &&
+    typeof x.author === 'string' &&
+    typeof x.text === 'string' &&
+    typeof x.at === 'string'
+  );
 }
 
 /** Only a message's fields; a missing replica reads as ''. */
 function normalise(m: Omit<ChatMessage, 'replica'> & { replica?: unknown }): ChatMessage {
-  return { id: m.id, author: m.author, text: m.text, at: m.at, replica: typeof m.replica === 'string' ? m.replica : '' };
+  return {
+    id: m.id,
+    author: m.author,
+    text: m.text,
+    at: m.at,
+    replica: typeof m.replica === 'string' ? m.replica : '',
+  };
 }

@@ -166,6 +166,12 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     trustProxy: trustProxy(env),
     httpsOnly: flag(env, 'HTTPS_ONLY'),
     maxLiveStreams: integer(env, 'MAX_LIVE_STREAMS', CONFIG_DEFAULTS.maxLiveStreams, 1, MAX_LIVE_STREAMS_MAX),
-    maxStreamsPerClient: integer(env, 'MAX_STREAMS_PER_CLIENT', CONFIG_DEFAULTS.maxStreamsPerClient, 0, MAX_LIVE_STREAMS_MAX),
+    maxStreamsPerClient: integer(
+      env,
+      'MAX_STREAMS_PER_CLIENT',
+      CONFIG_DEFAULTS.maxStreamsPerClient,
+      0,
+      MAX_LIVE_STREAMS_MAX,
+    ),
   };
 }

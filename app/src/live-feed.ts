@@ -150,7 +150,12 @@ export class LiveFeed {
     req.socket.setNoDelay(true);
     // The first write sends the headers and the hello together.
     res.write(this.hello);
-    const stream: Stream = { res, socket: req.socket, client, direct: res.chunkedEncoding && res.socket === req.socket };
+    const stream: Stream = {
+      res,
+      socket: req.socket,
+      client,
+      direct: res.chunkedEncoding && res.socket === req.socket,
+    };
     this.streams.add(stream);
     this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
     res.on('close', () => this.remove(stream));
@@ -171,9 +176,13 @@ export class LiveFeed {
     const { maxStreams, maxStreamsPerClient } = this.opts;
     if (this.streams.size >= maxStreams) {
       this.opts.onRefused?.('replica_full');
-      throw new HttpError(503, `this replica is serving its maximum of ${maxStreams} live-feed streams; try again shortly`, {
-        'Retry-After': String(RETRY_AFTER_FULL_SEC),
-      });
+      throw new HttpError(
+        503,
+        `this replica is serving its maximum of ${maxStreams} live-feed streams; try again shortly`,
+        {
+          'Retry-After': String(RETRY_AFTER_FULL_SEC),
+        },
+      );
     }
     if (maxStreamsPerClient > 0 && (this.perClient.get(client) ?? 0) >= maxStreamsPerClient) {
       this.opts.onRefused?.('client_limit');
@@ -244,7 +253,10 @@ export class LiveFeed {
     for (const stream of this.streams) {
       const { res, socket } = stream;
       if (res.writableLength > MAX_BUFFERED_BYTES) {
-        this.log.warn({ client: stream.client, unsentBytes: res.writableLength }, 'dropping a live-feed client that does not read');
+        this.log.warn(
+          { client: stream.client, unsentBytes: res.writableLength },
+          'dropping a live-feed client that does not read',
+        );
         this.opts.onDropped?.();
         this.remove(stream);
         res.destroy();

@@ -35,7 +35,13 @@ export function responseObserver(metrics: Metrics, logger: Logger): RequestHandl
       logger[level](
         {
           reqId,
-          req: { method: req.method, url: req.originalUrl, host: req.headers.host, remoteAddress: req.ip, remotePort: req.socket.remotePort },
+          req: {
+            method: req.method,
+            url: req.originalUrl,
+            host: req.headers.host,
+            remoteAddress: req.ip,
+            remotePort: req.socket.remotePort,
+          },
           res: { statusCode: status },
           responseTime: Math.round(elapsedMs * 100) / 100,
           err: res.locals.failure,

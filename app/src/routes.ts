@@ -54,7 +54,8 @@ function postLimit(perMinute: number): RequestHandler {
     keyGenerator: clientKey,
     // Which client address counts is TRUST_PROXY's decision (app/README.md); no console warnings about it.
     validate: { xForwardedForHeader: false, trustProxy: false },
-    handler: (_req, _res, next) => next(new HttpError(429, `too many messages: at most ${perMinute} per minute; try again shortly`)),
+    handler: (_req, _res, next) =>
+      next(new HttpError(429, `too many messages: at most ${perMinute} per minute; try again shortly`)),
   });
 }
 
@@ -69,7 +70,10 @@ export function apiRoutes(router: IRouter, deps: ApiDeps): void {
   router.get('/api/messages', async (req, res) => {
     const query = parseHistoryQuery(req.query);
     const page = await needsRedis(() => store.page({ ...query, maxBytes: PAGE_MAX_BYTES }));
-    deps.unsent.sendJson(res, `{"messages":${page.json},"before":${page.before === null ? 'null' : `"${page.before}"`}}`);
+    deps.unsent.sendJson(
+      res,
+      `{"messages":${page.json},"before":${page.before === null ? 'null' : `"${page.before}"`}}`,
+    );
   });
 
   /**
@@ -89,7 +93,10 @@ export function apiRoutes(router: IRouter, deps: ApiDeps): void {
     const { message, replayed } = await needsRedis(() => store.appendOnce(input, replicaName, key), { writes: true });
     if (!replayed) metrics.messagesStored.inc();
     else if (message.author !== input.author || message.text !== input.text) {
-      throw new HttpError(422, 'this Idempotency-Key was already used for a different message; use a new key for a new message');
+      throw new HttpError(
+        422,
+        'this Idempotency-Key was already used for a different message; use a new key for a new message',
+      );
     } else res.set('Idempotent-Replayed', 'true');
     res.status(201).json(message);
   });
@@ -118,8 +125,11 @@ export function apiRoutes(router: IRouter, deps: ApiDeps): void {
         // Lost between the check and the reply: report it as down.
       }
     }
-    const liveFeed = { streams: feed.clients, maxStreams: feed.maxStreams, maxStreamsPerClient: feed.maxStreamsPerClient };
+    const liveFeed = {
+      streams: feed.clients,
+      maxStreams: feed.maxStreams,
+      maxStreamsPerClient: feed.maxStreamsPerClient,
+    };
     res.json({ replica: replicaName, historyLimit: store.historyLimit, redis: redisStatus, liveFeed });
   });
-
 }

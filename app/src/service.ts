@@ -77,7 +77,8 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
   });
 
   await waitUntil(() => isReady(redis) && feed.live, opts.redisWaitMs ?? 3000);
-  if (!isReady(redis)) logger.warn({ redisUrl: redactUrl(config.redisUrl) }, 'Redis is not reachable yet; serving 503 until it is');
+  if (!isReady(redis))
+    logger.warn({ redisUrl: redactUrl(config.redisUrl) }, 'Redis is not reachable yet; serving 503 until it is');
 
   const server = http.createServer(app);
   // A client must finish sending its request within a minute (slowloris); live-feed
@@ -100,7 +101,10 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
 
   const port = (server.address() as AddressInfo).port;
   const url = `http://${urlHost(config.host)}:${port}`;
-  logger.info({ url, host: config.host, port, redisUrl: redactUrl(config.redisUrl), historyLimit: config.historyLimit }, 'chat replica listening');
+  logger.info(
+    { url, host: config.host, port, redisUrl: redactUrl(config.redisUrl), historyLimit: config.historyLimit },
+    'chat replica listening',
+  );
 
   let closing: Promise<void> | undefined;
   const close = () =>

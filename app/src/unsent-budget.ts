@@ -30,7 +30,9 @@ export class UnsentBudget {
   sendJson(res: Response, body: string): void {
     const size = Buffer.byteLength(body);
     if (this.pending > 0 && this.pending + size > this.opts.maxBytes) {
-      throw new HttpError(503, 'this replica is busy sending history to slow clients; try again in a moment', { 'Retry-After': '1' });
+      throw new HttpError(503, 'this replica is busy sending history to slow clients; try again in a moment', {
+        'Retry-After': '1',
+      });
     }
     this.pending += size;
     const stalled = setTimeout(() => res.destroy(), this.opts.stallMs);

@@ -60,12 +60,14 @@ const BEFORE_RULE = 'before must be the "before" cursor of a previous page (a wh
  */
 export function parseHistoryQuery(query: Record<string, unknown>): HistoryQuery {
   for (const name of Object.keys(query)) {
-    if (name !== 'limit' && name !== 'before') throw new HttpError(400, `unknown query parameter "${name.slice(0, 40)}": use limit and before`);
+    if (name !== 'limit' && name !== 'before')
+      throw new HttpError(400, `unknown query parameter "${name.slice(0, 40)}": use limit and before`);
   }
   const { limit, before } = query;
   const parsed: HistoryQuery = { limit: PAGE_MAX_MESSAGES };
   if (limit !== undefined) {
-    if (typeof limit !== 'string' || !/^[1-9]\d{0,2}$/.test(limit) || Number(limit) > PAGE_MAX_MESSAGES) throw new HttpError(400, LIMIT_RULE);
+    if (typeof limit !== 'string' || !/^[1-9]\d{0,2}$/.test(limit) || Number(limit) > PAGE_MAX_MESSAGES)
+      throw new HttpError(400, LIMIT_RULE);
     parsed.limit = Number(limit);
   }
   if (before !== undefined) {
@@ -84,7 +86,10 @@ export function parseIdempotencyKey(raw: string | undefined): string | undefined
   if (raw === undefined) return undefined;
   const key = /^"(.*)"$/.exec(raw.trim())?.[1] ?? raw.trim();
   if (!/^[A-Za-z0-9._:-]{8,100}$/.test(key)) {
-    throw new HttpError(400, 'Idempotency-Key must be 8 to 100 letters, digits, ".", "_", ":" or "-", in double quotes (e.g. a UUID)');
+    throw new HttpError(
+      400,
+      'Idempotency-Key must be 8 to 100 letters, digits, ".", "_", ":" or "-", in double quotes (e.g. a UUID)',
+    );
   }
   return key;
 }

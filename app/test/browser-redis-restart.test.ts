@@ -48,7 +48,12 @@ afterEach(async () => {
 
 /** The stack `npm start -- --stack <stack>` runs (its replicas, its Redis flags), on a free port. */
 async function startStack(stack: 'stateless' | 'stateful'): Promise<LocalStack> {
-  const s = new LocalStack({ stack, port: 0, dataDir: path.join(tmp, stack), env: { RATE_LIMIT_PER_MIN: '0', LOG_LEVEL: 'warn' } });
+  const s = new LocalStack({
+    stack,
+    port: 0,
+    dataDir: path.join(tmp, stack),
+    env: { RATE_LIMIT_PER_MIN: '0', LOG_LEVEL: 'warn' },
+  });
   stacks.push(s);
   await s.start();
   return s;
@@ -108,13 +113,17 @@ describe('the page tells the experiment: a line in the conversation when Redis r
     for (const page of [a, b]) {
       await page.locator(LINE).waitFor({ timeout: RESYNC_MS });
       const line = (await page.locator(LINE).textContent())!;
-      expect(line).toMatch(/^Redis restarted at .+ with an empty memory: the conversation above is gone from the server$/);
+      expect(line).toMatch(
+        /^Redis restarted at .+ with an empty memory: the conversation above is gone from the server$/,
+      );
       expect(line).not.toContain('kept');
       await expect(page.locator(LINE).getAttribute('role')).resolves.toBe('status');
       expect(Math.abs((await lineTime(page)) - killed)).toBeLessThan(5000);
       // Still visible, greyed, above the line: only this browser has them now.
       expect(await conversation(page)).toEqual(['greyed: first words', 'greyed: second words', `line: ${line}`]);
-      const opacity = await page.evaluate<number>("Number(getComputedStyle(document.querySelector('#messages .message.lost')).opacity)");
+      const opacity = await page.evaluate<number>(
+        "Number(getComputedStyle(document.querySelector('#messages .message.lost')).opacity)",
+      );
       expect(opacity).toBeLessThan(1);
       await page.locator('#messages .message.lost .lost-mark', { hasText: 'no longer stored' }).first().waitFor();
     }
@@ -150,7 +159,8 @@ describe('the page tells the experiment: a line in the conversation when Redis r
     await b.locator('#messages .message', { hasText: 'three' }).waitFor();
     // everysec may hold a write back on a busy disk: kill once the AOF has all three (helpers/aof.ts).
     const until = Date.now() + 10_000;
-    while (!aofText(stack.redisDir).includes('three') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (!aofText(stack.redisDir).includes('three') && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
 
     const killed = Date.now();
     const { aofLoaded } = await stack.killRedis();
@@ -190,7 +200,9 @@ describe('the page tells the experiment: a line in the conversation when Redis r
     await stack.killRedis();
     await page.locator(LINE).waitFor({ timeout: RESYNC_MS });
     const line = (await page.locator(LINE).textContent())!;
-    expect(line).toMatch(/^Redis restarted at .+ and reloaded its append-only file, but 1 of the 3 messages above is gone from the server$/);
+    expect(line).toMatch(
+      /^Redis restarted at .+ and reloaded its append-only file, but 1 of the 3 messages above is gone from the server$/,
+    );
     expect(line).not.toContain('kept');
     expect(await conversation(page)).toEqual(['message: one', 'message: two', 'greyed: three', `line: ${line}`]);
 
@@ -205,8 +217,16 @@ describe('the page tells the experiment: a line in the conversation when Redis r
     await stack.killRedis();
     await page.locator(LINE).nth(1).waitFor({ timeout: RESYNC_MS });
     const second = (await page.locator(LINE).nth(1).textContent())!;
-    expect(second).toMatch(/^Redis restarted at .+ and reloaded its append-only file, but both messages above are gone from the server$/);
-    expect(await conversation(page)).toEqual(['greyed: one', 'greyed: two', 'greyed: three', `line: ${line}`, `line: ${second}`]);
+    expect(second).toMatch(
+      /^Redis restarted at .+ and reloaded its append-only file, but both messages above are gone from the server$/,
+    );
+    expect(await conversation(page)).toEqual([
+      'greyed: one',
+      'greyed: two',
+      'greyed: three',
+      `line: ${line}`,
+      `line: ${second}`,
+    ]);
     await page.context().close();
   });
 });

@@ -188,7 +188,17 @@ describe('chat page in a browser', () => {
   it('shows the newest page and loads older ones on request', async () => {
     const big = await startTestService(redis.url, { REPLICA_NAME: 'replica-big', HISTORY_LIMIT: '250' });
     try {
-      for (let i = 1; i <= 150; i++) await redis.client.rpush(HISTORY_KEY, JSON.stringify({ id: `m${i}`, author: 'a', text: `old ${i}`, at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), replica: 'r' }));
+      for (let i = 1; i <= 150; i++)
+        await redis.client.rpush(
+          HISTORY_KEY,
+          JSON.stringify({
+            id: `m${i}`,
+            author: 'a',
+            text: `old ${i}`,
+            at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+            replica: 'r',
+          }),
+        );
       const page = await openPage(big.url);
       const texts = () => page.locator('#messages li.message .text').allTextContents();
       await page.locator('#messages li.message', { hasText: 'old 150' }).waitFor();

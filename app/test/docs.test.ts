@@ -18,7 +18,10 @@ const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string
 
 /** What a link may point at: the files git knows or would add (so not dist/ or node_modules/), and their directories. */
 function repositoryPaths(): Set<string> {
-  const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: REPO_ROOT, encoding: 'utf8' })
+  const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  })
     .split('\0')
     .filter((f) => f && fs.existsSync(path.join(REPO_ROOT, f)));
   const paths = new Set<string>(['']);
@@ -47,7 +50,8 @@ function computeHelp(script: string): string {
     return BENCH_USAGE;
   }
   const program = [...command.matchAll(/\bnode\s+(?:--\S+\s+)*(dist\/\S+\.js)/g)].pop()?.[1];
-  if (!program) throw new Error(`package.json script "${script}" (${command}) runs no compiled program to ask for --help`);
+  if (!program)
+    throw new Error(`package.json script "${script}" (${command}) runs no compiled program to ask for --help`);
   const file = path.join(REPO_ROOT, program);
   if (!fs.existsSync(file)) throw new Error(`${program} is missing: run \`npm run build\` first (npm test does)`);
   return execFileSync(process.execPath, [file, '--help'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
@@ -79,7 +83,8 @@ describe('the Markdown reading this test relies on', () => {
   });
 
   it('reads the flags given after --, across continued shell lines, up to a comment or a closing tick', () => {
-    const md = '```bash\nnpm run experiment -- --stack s \\\n  --url u [--namespace n]   # --not-this\n```\nRun `npm start -- --port 0` or `npm run build --silent`.\n';
+    const md =
+      '```bash\nnpm run experiment -- --stack s \\\n  --url u [--namespace n]   # --not-this\n```\nRun `npm start -- --port 0` or `npm run build --silent`.\n';
     expect(npmCommands(md).map((c) => [c.script, c.flags])).toEqual([
       ['experiment', ['--stack', '--url', '--namespace']],
       ['start', ['--port']],
@@ -88,7 +93,8 @@ describe('the Markdown reading this test relies on', () => {
   });
 
   it('reads the flags a help text declares, not the ones its descriptions mention', () => {
-    const help = 'Usage: npm run x [-- --stack S] [--data-dir D]\n\n  --quick     runs node --cpu-prof\n  -h, --help  this text\n';
+    const help =
+      'Usage: npm run x [-- --stack S] [--data-dir D]\n\n  --quick     runs node --cpu-prof\n  -h, --help  this text\n';
     expect([...helpFlags(help)]).toEqual(['--stack', '--data-dir', '--quick', '--help']);
   });
 });
@@ -127,13 +133,16 @@ describe.each(READMES)('%s', (readme) => {
     for (const cmd of npmCommands(text)) {
       const where = `${readme}:${cmd.n} \`${cmd.source}\``;
       if (pkg.scripts[cmd.script] === undefined) {
-        problems.push(`${where}: package.json has no script "${cmd.script}" (it has ${Object.keys(pkg.scripts).join(', ')})`);
+        problems.push(
+          `${where}: package.json has no script "${cmd.script}" (it has ${Object.keys(pkg.scripts).join(', ')})`,
+        );
         continue;
       }
       if (cmd.flags.length === 0) continue;
       const known = helpFlags(helpOf(cmd.script));
       for (const flag of cmd.flags) {
-        if (!known.has(flag)) problems.push(`${where}: ${flag} is not in the --help of ${npmName(cmd.script)} (${[...known].join(' ')})`);
+        if (!known.has(flag))
+          problems.push(`${where}: ${flag} is not in the --help of ${npmName(cmd.script)} (${[...known].join(' ')})`);
       }
     }
     expect(problems).toEqual([]);
@@ -150,18 +159,23 @@ describe.each(READMES)('%s', (readme) => {
         problems.push(`${readme}:${table.n}: an option table under no heading that names its npm command`);
         continue;
       }
-      const documented = new Set(table.rows.flatMap((r) => [...r.cells[0].matchAll(/--[a-z][\w-]*/g)].map((m) => m[0])));
+      const documented = new Set(
+        table.rows.flatMap((r) => [...r.cells[0].matchAll(/--[a-z][\w-]*/g)].map((m) => m[0])),
+      );
       const known = helpFlags(helpOf(named.script));
       const where = `${readme}:${table.n} (options of \`${named.source}\`)`;
       for (const flag of documented) if (!known.has(flag)) problems.push(`${where}: ${flag} is not in its --help`);
-      for (const flag of known) if (!documented.has(flag)) problems.push(`${where}: ${flag} is in its --help but not in the table`);
+      for (const flag of known)
+        if (!documented.has(flag)) problems.push(`${where}: ${flag} is in its --help but not in the table`);
     }
     expect(problems).toEqual([]);
   });
 });
 
 describe("infra/README.md's configuration table", () => {
-  const table = tables(read('infra/README.md')).find((t) => t.under?.anchor === 'configuration' && t.header[0] === 'Key');
+  const table = tables(read('infra/README.md')).find(
+    (t) => t.under?.anchor === 'configuration' && t.header[0] === 'Key',
+  );
 
   it('is there, under "Configuration"', () => {
     expect(table).toBeDefined();
@@ -171,8 +185,12 @@ describe("infra/README.md's configuration table", () => {
     const documented = new Set(table!.rows.flatMap((r) => [...r.cells[0].matchAll(/`([^`]+)`/g)].map((m) => m[1])));
     const accepted = new Set<string>(CONFIG_KEYS);
     const problems = [
-      ...[...documented].filter((k) => !accepted.has(k)).map((k) => `infra/README.md documents chat:${k}, which infra/config.ts does not accept`),
-      ...[...accepted].filter((k) => !documented.has(k)).map((k) => `infra/config.ts accepts chat:${k}, which infra/README.md's table does not document`),
+      ...[...documented]
+        .filter((k) => !accepted.has(k))
+        .map((k) => `infra/README.md documents chat:${k}, which infra/config.ts does not accept`),
+      ...[...accepted]
+        .filter((k) => !documented.has(k))
+        .map((k) => `infra/config.ts accepts chat:${k}, which infra/README.md's table does not document`),
     ];
     expect(problems).toEqual([]);
   });

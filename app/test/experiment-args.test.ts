@@ -7,7 +7,7 @@ const root = path.resolve(__dirname, '..', '..');
 const mainJs = path.join(root, 'dist', 'app', 'experiment', 'main.js');
 
 describe('experiment arguments', () => {
-  it('the defaults: local target, 20 messages, 3 cycles, no load, the stack\'s own fsync policy', () => {
+  it("the defaults: local target, 20 messages, 3 cycles, no load, the stack's own fsync policy", () => {
     const opts = parseArgs(['--stack', 'stateful']);
     expect(opts.appendfsync).toBeUndefined();
     expect(opts).toMatchObject({
@@ -26,11 +26,47 @@ describe('experiment arguments', () => {
 
   it('every flag of the issue, in both --flag value and --flag=value forms', () => {
     expect(
-      parseArgs(['--stack=stateful', '--target', 'local', '--messages', '7', '--cycles=2', '--load', '--appendfsync', 'always', '--json']),
-    ).toMatchObject({ stack: 'stateful', target: 'local', messages: 7, cycles: 2, load: true, appendfsync: 'always', json: true });
+      parseArgs([
+        '--stack=stateful',
+        '--target',
+        'local',
+        '--messages',
+        '7',
+        '--cycles=2',
+        '--load',
+        '--appendfsync',
+        'always',
+        '--json',
+      ]),
+    ).toMatchObject({
+      stack: 'stateful',
+      target: 'local',
+      messages: 7,
+      cycles: 2,
+      load: true,
+      appendfsync: 'always',
+      json: true,
+    });
     expect(
-      parseArgs(['--stack', 'stateless', '--target', 'cluster', '--url', 'http://203.0.113.10', '--kubeconfig', 'k.yaml', '--namespace', 'chat']),
-    ).toMatchObject({ target: 'cluster', url: 'http://203.0.113.10', kubeconfig: 'k.yaml', namespace: 'chat', timeoutSeconds: 300 });
+      parseArgs([
+        '--stack',
+        'stateless',
+        '--target',
+        'cluster',
+        '--url',
+        'http://203.0.113.10',
+        '--kubeconfig',
+        'k.yaml',
+        '--namespace',
+        'chat',
+      ]),
+    ).toMatchObject({
+      target: 'cluster',
+      url: 'http://203.0.113.10',
+      kubeconfig: 'k.yaml',
+      namespace: 'chat',
+      timeoutSeconds: 300,
+    });
   });
 
   it.each([
@@ -49,7 +85,10 @@ describe('experiment arguments', () => {
     [['--stack', 'stateful', '--json=yes'], /--json takes no value/],
     [['--stack', 'stateful', '--cycles', '2', '--cycles', '3'], /--cycles given twice/],
     [['--stack', 'stateful', '--url', 'http://x'], /--url applies only to --target cluster/],
-    [['--stack', 'stateful', '--target', 'cluster', '--data-dir', '/tmp/x'], /--data-dir applies only to --target local/],
+    [
+      ['--stack', 'stateful', '--target', 'cluster', '--data-dir', '/tmp/x'],
+      /--data-dir applies only to --target local/,
+    ],
     [['--stack', 'stateful', '--target', 'cluster', '--url', 'ftp://x'], /--url must be an http\(s\) URL/],
     [['--stack', 'stateful', '--rate', '50'], /--rate applies only with --load/],
   ])('%j is refused: %s', (argv, message) => {
@@ -61,20 +100,34 @@ describe('experiment arguments', () => {
     beforeAll(() => {
       if (!fs.existsSync(mainJs)) throw new Error(`${mainJs} is missing: run \`npm run build\` first`);
     });
-    const run = (...args: string[]) => spawnSync(process.execPath, [mainJs, ...args], { encoding: 'utf8', timeout: 30_000 });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [mainJs, ...args], { encoding: 'utf8', timeout: 30_000 });
 
     it('a bad value: exit 2, one line naming the flag and the value, the usage, no stack trace', () => {
       const r = run('--stack', 'stateful', '--cycles', 'many');
       expect(r.status).toBe(2);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(/^experiment: --cycles must be a whole number from 1 to 1000; got "many"\nUsage: npm run experiment -- --stack/);
+      expect(r.stderr).toMatch(
+        /^experiment: --cycles must be a whole number from 1 to 1000; got "many"\nUsage: npm run experiment -- --stack/,
+      );
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });
 
     it('--help prints every option and exits 0', () => {
       const r = run('--help');
       expect(r.status).toBe(0);
-      for (const flag of ['--stack', '--target', '--messages', '--cycles', '--load', '--appendfsync', '--json', '--url', '--kubeconfig', '--data-dir']) {
+      for (const flag of [
+        '--stack',
+        '--target',
+        '--messages',
+        '--cycles',
+        '--load',
+        '--appendfsync',
+        '--json',
+        '--url',
+        '--kubeconfig',
+        '--data-dir',
+      ]) {
         expect(r.stdout).toContain(flag);
       }
     });
@@ -82,7 +135,9 @@ describe('experiment arguments', () => {
     it('a cluster target with no stack outputs (no Pulumi CLI here): exit 1, a clear message, no stack trace', () => {
       const r = run('--stack', 'stateful', '--target', 'cluster', '--url', 'http://127.0.0.1:9');
       expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/experiment: cannot set up the target: .*(Pulumi CLI is not installed|cannot read the outputs).*--kubeconfig <file>/);
+      expect(r.stderr).toMatch(
+        /experiment: cannot set up the target: .*(Pulumi CLI is not installed|cannot read the outputs).*--kubeconfig <file>/,
+      );
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });
   });

@@ -61,7 +61,13 @@ class FakeDeployment {
       this.appended = this.persistent ? this.appended - (this.history.length - kept.length) : 0;
       this.history = kept;
       for (let i = 0; i < this.unacknowledgedAtKill; i++) {
-        this.history.push({ id: `other-${i}`, author: 'someone else', text: 'hi', at: new Date().toISOString(), replica: 'chat-2' });
+        this.history.push({
+          id: `other-${i}`,
+          author: 'someone else',
+          text: 'hi',
+          at: new Date().toISOString(),
+          replica: 'chat-2',
+        });
       }
       for (const p of this.pods) p.terminating = true;
       const fresh = pod(`redis-deployment-aaa-${++this.seq + 1}`, false);
@@ -107,7 +113,13 @@ class FakeDeployment {
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       const { author, text } = JSON.parse(body);
-      const m: ChatMessage = { id: `id-${this.history.length}-${Math.random()}`, author, text, at: new Date().toISOString(), replica: 'chat-1' };
+      const m: ChatMessage = {
+        id: `id-${this.history.length}-${Math.random()}`,
+        author,
+        text,
+        at: new Date().toISOString(),
+        replica: 'chat-1',
+      };
       this.history.push(m);
       this.appended += 1;
       this.history = this.history.slice(-this.historyLimit);
@@ -118,7 +130,14 @@ class FakeDeployment {
 }
 
 function pod(name: string, ready: boolean): PodInfo {
-  return { name, uid: `uid-${name}`, ready, phase: ready ? 'Running' : 'Pending', terminating: false, containers: ['redis'] };
+  return {
+    name,
+    uid: `uid-${name}`,
+    ready,
+    phase: ready ? 'Running' : 'Pending',
+    terminating: false,
+    containers: ['redis'],
+  };
 }
 
 async function setup(persistent: boolean, tweak: (d: FakeDeployment) => void = () => {}) {
@@ -197,7 +216,14 @@ describe('cluster target against a stubbed Kubernetes API and load balancer', ()
     // The stub loses what was stored in the last 300 ms before the kill.
     const s = await setup(true, (f) => (f.loseLastMs = 300));
     d = s.d;
-    const cycles = await runCycles(s.target, s.api, { messages: 5, cycles: 1, load: true, rate: 100, ...fast, warmupMs: 800 });
+    const cycles = await runCycles(s.target, s.api, {
+      messages: 5,
+      cycles: 1,
+      load: true,
+      rate: 100,
+      ...fast,
+      warmupMs: 800,
+    });
     const [c] = cycles;
     expect(c.acknowledged).toBeGreaterThan(30);
     expect(c.lost).toBeGreaterThan(5);
@@ -234,7 +260,9 @@ describe('cluster target against a stubbed Kubernetes API and load balancer', ()
     s.d.kube.listPods = async () => {
       throw Object.assign(new Error('HTTP-Code: 401'), { code: 401, body: '{"message":"Unauthorized"}' });
     };
-    await expect(s.target.start()).rejects.toThrow(/Kubernetes: cannot list pods app=redis in namespace default: HTTP 401: Unauthorized \(.*7 days/);
+    await expect(s.target.start()).rejects.toThrow(
+      /Kubernetes: cannot list pods app=redis in namespace default: HTTP 401: Unauthorized \(.*7 days/,
+    );
     expect(kubeErrorText(new Error('connect ECONNREFUSED'))).toBe('connect ECONNREFUSED');
   });
 });
@@ -257,22 +285,36 @@ describe('cluster settings: flags, then stack outputs, then the stack file', () 
   it('--url and --kubeconfig: no Pulumi CLI needed; persistence from the stack file', async () => {
     const d = deps();
     const s = await resolveClusterSettings({ stack: 'stateful', url: 'http://lb', kubeconfig: '/k.yaml' }, d);
-    expect(s).toEqual({ url: 'http://lb', kubeconfig: 'kubeconfig from /k.yaml', persistence: true, appendfsync: 'always', source: 'flags' });
+    expect(s).toEqual({
+      url: 'http://lb',
+      kubeconfig: 'kubeconfig from /k.yaml',
+      persistence: true,
+      appendfsync: 'always',
+      source: 'flags',
+    });
     expect(d.outputCalls).toEqual([]);
   });
 
   it('stack outputs fill in what the flags do not give, and win over the stack file', async () => {
     const s = await resolveClusterSettings({ stack: 'stateful' }, deps());
-    expect(s).toMatchObject({ url: 'http://203.0.113.10', kubeconfig: 'kind: Config', persistence: true, appendfsync: 'everysec' });
+    expect(s).toMatchObject({
+      url: 'http://203.0.113.10',
+      kubeconfig: 'kind: Config',
+      persistence: true,
+      appendfsync: 'everysec',
+    });
   });
 
   it('clear errors: no outputs, no url output, an --appendfsync the deployed stack does not use', async () => {
     await expect(
-      resolveClusterSettings({ stack: 'stateful' }, deps({ readOutputs: async () => Promise.reject(new Error('the Pulumi CLI is not installed')) })),
+      resolveClusterSettings(
+        { stack: 'stateful' },
+        deps({ readOutputs: async () => Promise.reject(new Error('the Pulumi CLI is not installed')) }),
+      ),
     ).rejects.toThrow('the Pulumi CLI is not installed (or pass --url <load balancer URL> and --kubeconfig <file>)');
-    await expect(resolveClusterSettings({ stack: 'stateless' }, deps({ readOutputs: async () => ({}) }))).rejects.toThrow(
-      /stack "stateless" has no "url" output .*pulumi up -s stateless/,
-    );
+    await expect(
+      resolveClusterSettings({ stack: 'stateless' }, deps({ readOutputs: async () => ({}) })),
+    ).rejects.toThrow(/stack "stateless" has no "url" output .*pulumi up -s stateless/);
     await expect(resolveClusterSettings({ stack: 'stateful', appendfsync: 'always' }, deps())).rejects.toThrow(
       /--appendfsync always does not match the deployed stack's appendfsync everysec/,
     );
@@ -282,16 +324,29 @@ describe('cluster settings: flags, then stack outputs, then the stack file', () 
     const seen: string[][] = [];
     const out = await readStackOutputs('stateless', '/repo', async (cmd, args) => {
       seen.push([cmd, ...args]);
-      return { code: 0, stderr: '', stdout: JSON.stringify({ url: 'http://x', kubeconfig: 'k', persistence: 'memory', appendfsync: null }) };
+      return {
+        code: 0,
+        stderr: '',
+        stdout: JSON.stringify({ url: 'http://x', kubeconfig: 'k', persistence: 'memory', appendfsync: null }),
+      };
     });
     expect(seen).toEqual([['pulumi', 'stack', 'output', '--json', '--show-secrets', '-s', 'stateless']]);
     expect(out).toEqual({ url: 'http://x', kubeconfig: 'k', persistence: false });
-    expect(parseOutputs({ persistence: 'aof', appendfsync: 'always' })).toEqual({ persistence: true, appendfsync: 'always' });
+    expect(parseOutputs({ persistence: 'aof', appendfsync: 'always' })).toEqual({
+      persistence: true,
+      appendfsync: 'always',
+    });
     await expect(
-      readStackOutputs('stateful', '/repo', async () => ({ code: 255, stdout: '', stderr: 'error: no stack named \'stateful\' found' })),
+      readStackOutputs('stateful', '/repo', async () => ({
+        code: 255,
+        stdout: '',
+        stderr: "error: no stack named 'stateful' found",
+      })),
     ).rejects.toThrow(/cannot read the outputs of stack "stateful".*no stack named/);
     await expect(
-      readStackOutputs('stateful', '/repo', async () => Promise.reject(Object.assign(new Error('spawn pulumi ENOENT'), { code: 'ENOENT' }))),
+      readStackOutputs('stateful', '/repo', async () =>
+        Promise.reject(Object.assign(new Error('spawn pulumi ENOENT'), { code: 'ENOENT' })),
+      ),
     ).rejects.toThrow(/the Pulumi CLI is not installed/);
   });
 });
@@ -305,14 +360,37 @@ describe('podInfo: the fields of a V1Pod the cluster target reads', () => {
         status: {
           phase: 'Running',
           conditions: [{ type: 'Ready', status: 'True' }],
-          containerStatuses: [{ name: 'redis', image: 'redis', imageID: '', ready: true, restartCount: 0, state: { running: {} } }],
+          containerStatuses: [
+            { name: 'redis', image: 'redis', imageID: '', ready: true, restartCount: 0, state: { running: {} } },
+          ],
         },
       }),
-    ).toEqual({ name: 'redis-deployment-x', uid: 'u1', ready: true, phase: 'Running', terminating: true, containers: ['redis'], waitingReason: undefined });
+    ).toEqual({
+      name: 'redis-deployment-x',
+      uid: 'u1',
+      ready: true,
+      phase: 'Running',
+      terminating: true,
+      containers: ['redis'],
+      waitingReason: undefined,
+    });
     expect(
       podInfo({
         metadata: { name: 'p', uid: 'u2' },
-        status: { phase: 'Pending', conditions: [{ type: 'Ready', status: 'False' }], containerStatuses: [{ name: 'redis', image: '', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } }] },
+        status: {
+          phase: 'Pending',
+          conditions: [{ type: 'Ready', status: 'False' }],
+          containerStatuses: [
+            {
+              name: 'redis',
+              image: '',
+              imageID: '',
+              ready: false,
+              restartCount: 0,
+              state: { waiting: { reason: 'ContainerCreating' } },
+            },
+          ],
+        },
       }),
     ).toMatchObject({ ready: false, terminating: false, waitingReason: 'ContainerCreating', containers: [] });
   });

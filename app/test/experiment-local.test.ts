@@ -27,7 +27,11 @@ interface Run {
 
 function start(args: string[], tmp: string): { child: ChildProcess; done: Promise<Run>; stderr: () => string } {
   // TMPDIR: the experiment's temporary data dir lands where this test can check it was removed.
-  const child = spawn(process.execPath, [mainJs, ...args], { cwd: root, env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [mainJs, ...args], {
+    cwd: root,
+    env: { ...process.env, TMPDIR: tmp },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c) => (stdout += c));
@@ -61,7 +65,7 @@ function descendants(pid: number): number[] {
   }
   const out: number[] = [];
   const walk = (p: number) => {
-    for (const [child, pp] of parent) if (pp === p) out.push(child), walk(child);
+    for (const [child, pp] of parent) if (pp === p) (out.push(child), walk(child));
   };
   walk(pid);
   return out;
@@ -100,7 +104,11 @@ describe('npm run experiment on the local target (real redis-server, real replic
   });
   afterEach(async () => {
     // No redis-server left running in the experiment's data dir, and the dir itself is gone.
-    await until(() => processesUnder(tmp).length === 0, 10_000, `processes ${processesUnder(tmp).join(', ')} under ${tmp} to end`).catch((err) => {
+    await until(
+      () => processesUnder(tmp).length === 0,
+      10_000,
+      `processes ${processesUnder(tmp).join(', ')} under ${tmp} to end`,
+    ).catch((err) => {
       for (const pid of processesUnder(tmp)) process.kill(pid, 'SIGKILL');
       throw err;
     });

@@ -23,7 +23,7 @@ function cycle(over: Partial<CycleResult> = {}): CycleResult {
 const gone = (over: Partial<CycleResult> = {}) =>
   cycle({ survived: 0, lost: 20, survivedFromBeforeKill: 0, aofLoaded: false, ...over });
 
-describe('verdict: does the outcome match the stack\'s promise?', () => {
+describe("verdict: does the outcome match the stack's promise?", () => {
   describe('stateless (memory-only Redis): the history is gone after each kill', () => {
     it('passes when nothing written before any kill survived', () => {
       const v = verdict({ persistence: false, appendfsync: null, cycles: [gone(), gone({ cycle: 2 })] });
@@ -31,11 +31,21 @@ describe('verdict: does the outcome match the stack\'s promise?', () => {
       expect(v.reason).toMatch(/gone after every kill/);
     });
     it('passes with --load when only messages written after the kill are there', () => {
-      const c = gone({ acknowledged: 120, survived: 40, lost: 80, acknowledgedBeforeKill: 80, survivedFromBeforeKill: 0 });
+      const c = gone({
+        acknowledged: 120,
+        survived: 40,
+        lost: 80,
+        acknowledgedBeforeKill: 80,
+        survivedFromBeforeKill: 0,
+      });
       expect(verdict({ persistence: false, appendfsync: null, cycles: [c] }).ok).toBe(true);
     });
     it('fails when one message from before a kill survived, naming the cycle', () => {
-      const v = verdict({ persistence: false, appendfsync: null, cycles: [gone(), gone({ cycle: 2, survivedFromBeforeKill: 1 })] });
+      const v = verdict({
+        persistence: false,
+        appendfsync: null,
+        cycles: [gone(), gone({ cycle: 2, survivedFromBeforeKill: 1 })],
+      });
       expect(v.ok).toBe(false);
       expect(v.reason).toMatch(/^cycle 2: 1 of 20 messages written before the kill were still there/);
     });
@@ -43,15 +53,25 @@ describe('verdict: does the outcome match the stack\'s promise?', () => {
 
   describe('stateful with appendfsync always: nothing acknowledged is lost', () => {
     it('passes with zero lost and the AOF loaded every time', () => {
-      expect(verdict({ persistence: true, appendfsync: 'always', cycles: [cycle(), cycle({ cycle: 2 })] }).ok).toBe(true);
+      expect(verdict({ persistence: true, appendfsync: 'always', cycles: [cycle(), cycle({ cycle: 2 })] }).ok).toBe(
+        true,
+      );
     });
     it('fails on a single lost message even when it was within the last second', () => {
-      const v = verdict({ persistence: true, appendfsync: 'always', cycles: [cycle({ survived: 19, lost: 1, lastSecondAcks: 5 })] });
+      const v = verdict({
+        persistence: true,
+        appendfsync: 'always',
+        cycles: [cycle({ survived: 19, lost: 1, lastSecondAcks: 5 })],
+      });
       expect(v.ok).toBe(false);
       expect(v.reason).toMatch(/1 acknowledged message\(s\) lost.*always/);
     });
     it('fails when a replacement Redis did not load the AOF, even with nothing lost', () => {
-      const v = verdict({ persistence: true, appendfsync: 'always', cycles: [cycle(), cycle({ cycle: 2, aofLoaded: false })] });
+      const v = verdict({
+        persistence: true,
+        appendfsync: 'always',
+        cycles: [cycle(), cycle({ cycle: 2, aofLoaded: false })],
+      });
       expect(v.ok).toBe(false);
       expect(v.reason).toMatch(/cycle 2: .*did not log "DB loaded from append only file"/);
     });
@@ -59,7 +79,11 @@ describe('verdict: does the outcome match the stack\'s promise?', () => {
 
   describe('stateful with appendfsync everysec: at most the last second of writes', () => {
     it('passes when the loss is within the acks of the last second before the kill', () => {
-      const v = verdict({ persistence: true, appendfsync: 'everysec', cycles: [cycle({ acknowledged: 300, survived: 290, lost: 10, lastSecondAcks: 200 })] });
+      const v = verdict({
+        persistence: true,
+        appendfsync: 'everysec',
+        cycles: [cycle({ acknowledged: 300, survived: 290, lost: 10, lastSecondAcks: 200 })],
+      });
       expect(v.ok).toBe(true);
       expect(v.reason).toMatch(/10 of 300 acknowledged messages lost/);
     });
@@ -72,21 +96,34 @@ describe('verdict: does the outcome match the stack\'s promise?', () => {
       expect(v.ok).toBe(false);
       expect(v.reason).toMatch(/^cycle 2: 201 acknowledged message\(s\) lost, more than the 200/);
     });
-    it('treats an unknown policy as everysec (Redis\'s default)', () => {
-      expect(verdict({ persistence: true, appendfsync: null, cycles: [cycle({ lost: 3, survived: 17, lastSecondAcks: 3 })] }).ok).toBe(true);
-      expect(verdict({ persistence: true, appendfsync: null, cycles: [cycle({ lost: 4, survived: 16, lastSecondAcks: 3 })] }).ok).toBe(false);
+    it("treats an unknown policy as everysec (Redis's default)", () => {
+      expect(
+        verdict({ persistence: true, appendfsync: null, cycles: [cycle({ lost: 3, survived: 17, lastSecondAcks: 3 })] })
+          .ok,
+      ).toBe(true);
+      expect(
+        verdict({ persistence: true, appendfsync: null, cycles: [cycle({ lost: 4, survived: 16, lastSecondAcks: 3 })] })
+          .ok,
+      ).toBe(false);
     });
   });
 
   it('fails when nothing was acknowledged before a kill (the experiment shows nothing)', () => {
-    const v = verdict({ persistence: false, appendfsync: null, cycles: [gone({ acknowledgedBeforeKill: 0, acknowledged: 0, lost: 0 })] });
+    const v = verdict({
+      persistence: false,
+      appendfsync: null,
+      cycles: [gone({ acknowledgedBeforeKill: 0, acknowledged: 0, lost: 0 })],
+    });
     expect(v.ok).toBe(false);
     expect(verdict({ persistence: true, appendfsync: 'always', cycles: [] }).ok).toBe(false);
   });
 });
 
 describe('count: survivors by id', () => {
-  const ack = (id: string, ackedAt: number, at = ackedAt): Ack => ({ message: { id, author: 'a', text: id, at: new Date(at).toISOString() }, ackedAt });
+  const ack = (id: string, ackedAt: number, at = ackedAt): Ack => ({
+    message: { id, author: 'a', text: id, at: new Date(at).toISOString() },
+    ackedAt,
+  });
   const msg = (a: Ack) => a.message;
 
   it('splits acknowledged messages into survived and lost, before and after the kill', () => {
@@ -120,7 +157,10 @@ describe('report', () => {
       cycle({ cycle: 2, redisRecoveryMs: 30, appRecoveryMs: 300, aofLoaded: false, survived: 18, lost: 2 }),
       cycle({ cycle: 3, redisRecoveryMs: 20, appRecoveryMs: 200 }),
     ];
-    const s = summarize({ stack: 'stateful', target: 'local', persistence: true, appendfsync: 'always' }, cycles, { ok: false, reason: 'x' });
+    const s = summarize({ stack: 'stateful', target: 'local', persistence: true, appendfsync: 'always' }, cycles, {
+      ok: false,
+      reason: 'x',
+    });
     expect(s).toMatchObject({
       stack: 'stateful',
       target: 'local',
@@ -139,16 +179,28 @@ describe('report', () => {
 
   it('prints one row per cycle under named columns, a total row and the verdict', () => {
     const cycles = [cycle(), cycle({ cycle: 2 })];
-    const s = summarize({ stack: 'stateful', target: 'local', persistence: true, appendfsync: 'always' }, cycles, { ok: true, reason: 'fine' });
+    const s = summarize({ stack: 'stateful', target: 'local', persistence: true, appendfsync: 'always' }, cycles, {
+      ok: true,
+      reason: 'fine',
+    });
     const text = formatReport(['Experiment: test'], cycles, s);
     const lines = text.split('\n');
     expect(lines).toContain('Experiment: test');
     const head = lines.find((l) => l.startsWith('cycle'))!;
-    for (const col of ['acknowledged', 'present after restart', 'lost', 'Redis recovery ms', 'service recovery ms', 'AOF loaded']) {
+    for (const col of [
+      'acknowledged',
+      'present after restart',
+      'lost',
+      'Redis recovery ms',
+      'service recovery ms',
+      'AOF loaded',
+    ]) {
       expect(head).toContain(col);
     }
     expect(lines.filter((l) => /^\d+\s/.test(l))).toHaveLength(2);
-    expect(lines.find((l) => l.startsWith('total'))).toMatch(/total\s+40\s+40\s+0\s+0\s+median 10\s+median 50\s+every cycle/);
+    expect(lines.find((l) => l.startsWith('total'))).toMatch(
+      /total\s+40\s+40\s+0\s+0\s+median 10\s+median 50\s+every cycle/,
+    );
     expect(lines[lines.length - 1]).toBe('PASS: fine');
   });
 });

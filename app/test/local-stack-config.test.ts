@@ -77,7 +77,9 @@ describe('readStackConfig: the local stack follows Pulumi.<stack>.yaml', () => {
       'Pulumi.stateful.yaml: chat:appendfsync must be one of everysec, always; got "no"',
     );
     write('stateful', 'config:\n  chat:persistence: "true"\n  chat:historyLimit: "lots"\n');
-    expect(errorOf(() => readStackConfig('stateful', root))).toMatch(/^Pulumi\.stateful\.yaml: chat:historyLimit must be/);
+    expect(errorOf(() => readStackConfig('stateful', root))).toMatch(
+      /^Pulumi\.stateful\.yaml: chat:historyLimit must be/,
+    );
     write('stateful', 'config: [\n');
     expect(errorOf(() => readStackConfig('stateful', root))).toMatch(/^Pulumi\.stateful\.yaml: not valid YAML/);
   });

@@ -159,9 +159,16 @@ describe('LocalStack: the cluster on one machine', () => {
   });
 
   it('reports a replica that cannot start, with its reason, instead of restarting it forever', async () => {
-    const stack = new LocalStack({ stack: 'stateless', port: 0, dataDir: path.join(tmp, 'bad'), env: { LOG_LEVEL: 'loud' } });
+    const stack = new LocalStack({
+      stack: 'stateless',
+      port: 0,
+      dataDir: path.join(tmp, 'bad'),
+      env: { LOG_LEVEL: 'loud' },
+    });
     stacks.push(stack);
-    await expect(stack.start()).rejects.toThrow(/the chat replicas could not start: replica-\d exited \(code 1.*\n.*LOG_LEVEL/);
+    await expect(stack.start()).rejects.toThrow(
+      /the chat replicas could not start: replica-\d exited \(code 1.*\n.*LOG_LEVEL/,
+    );
     expect(stack.redis.running).toBe(false); // start() cleaned up after itself
     expect(stack.supervisorPid).toBeGreaterThan(0);
     expect(pidAlive(stack.supervisorPid)).toBe(false);
@@ -203,7 +210,8 @@ describe('npm start and npm run kill-redis', () => {
     const urlLine = await eventually(
       'the URL',
       () => {
-        if (start.child.exitCode !== null) throw new Error(`start.js exited ${start.child.exitCode}:\n${start.err.join('\n')}`);
+        if (start.child.exitCode !== null)
+          throw new Error(`start.js exited ${start.child.exitCode}:\n${start.err.join('\n')}`);
         return start.out.find((l) => l.includes('http://127.0.0.1:'));
       },
       30_000,
@@ -225,7 +233,9 @@ describe('npm start and npm run kill-redis', () => {
     const kill = run(killRedisJs, ['--data-dir', dataDir]);
     expect(await kill.exit).toBe(0);
     expect(kill.out.join('\n')).toContain('DB loaded from append only file');
-    await eventually('the AOF line in npm start', () => start.out.some((l) => l.includes('DB loaded from append only file')));
+    await eventually('the AOF line in npm start', () =>
+      start.out.some((l) => l.includes('DB loaded from append only file')),
+    );
     expect(pidAlive(state.redisPid)).toBe(false);
     await eventually('the chat back', async () => (await httpRequest(`${url}/readyz`)).status === 200);
     expect(await history(url)).toEqual(['kept on the volume']);

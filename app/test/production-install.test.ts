@@ -50,27 +50,45 @@ describe('production install (what app/Dockerfile builds)', () => {
   it('boots from a clean production install and serves the page and the API', async () => {
     // 1. The build context: the repository's files (tracked and new, not ignored), minus .dockerignore.
     const ignored = dockerignore(fs.readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8'));
-    const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: REPO_ROOT, encoding: 'utf8' })
+    const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    })
       .split('\0')
       .filter((f) => f && !ignored(f) && fs.existsSync(path.join(REPO_ROOT, f)));
     const context = path.join(tmp, 'context');
     for (const f of files) copyLikeDocker(path.join(REPO_ROOT, f), path.join(context, f));
     expect(files).toContain('app/public/index.html');
-    expect(files.some((f) => f.startsWith('app/test/') || f.startsWith('app/bench/') || f.startsWith('infra/') || f.startsWith('node_modules/'))).toBe(false);
+    expect(
+      files.some(
+        (f) =>
+          f.startsWith('app/test/') ||
+          f.startsWith('app/bench/') ||
+          f.startsWith('infra/') ||
+          f.startsWith('node_modules/'),
+      ),
+    ).toBe(false);
 
     // 2. Build stage: its COPY lines, the dev install (the repository's own node_modules
     //    stands in for `npm ci`), and its tsc command.
     const buildFs = path.join(tmp, 'build');
-    for (const c of copies(build)) for (const src of c.sources) copyLikeDocker(path.join(context, src), path.join(buildFs, c.dest));
+    for (const c of copies(build))
+      for (const src of c.sources) copyLikeDocker(path.join(context, src), path.join(buildFs, c.dest));
     expect(runs(build).some((r) => /^npm ci\b/.test(r))).toBe(true);
     const buildDir = path.join(buildFs, workdir(build));
     fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(buildDir, 'node_modules'), 'dir');
-    const tsc = runs(build).map((r) => /(?:npx\s+)?tsc\s+([^&;]*)/.exec(r)).find(Boolean);
+    const tsc = runs(build)
+      .map((r) => /(?:npx\s+)?tsc\s+([^&;]*)/.exec(r))
+      .find(Boolean);
     expect(tsc).toBeDefined();
-    execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), ...tsc![1].trim().split(/\s+/)], {
-      cwd: buildDir,
-      stdio: 'pipe',
-    });
+    execFileSync(
+      process.execPath,
+      [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), ...tsc![1].trim().split(/\s+/)],
+      {
+        cwd: buildDir,
+        stdio: 'pipe',
+      },
+    );
 
     // 3. Runtime stage: its COPY lines (from the context and from the build stage) and its exact npm ci.
     const runFs = path.join(tmp, 'runtime');
@@ -81,7 +99,9 @@ describe('production install (what app/Dockerfile builds)', () => {
       }
     }
     const appDir = path.join(runFs, workdir(runtime));
-    const npmCi = runs(runtime).map((r) => /npm ci[^&;]*/.exec(r)?.[0]).find(Boolean);
+    const npmCi = runs(runtime)
+      .map((r) => /npm ci[^&;]*/.exec(r)?.[0])
+      .find(Boolean);
     expect(npmCi).toMatch(/--omit=dev/);
     execFileSync('npm', npmCi!.trim().split(/\s+/).slice(1), {
       cwd: appDir,
@@ -99,7 +119,10 @@ describe('production install (what app/Dockerfile builds)', () => {
     // `npm run serve` is the same command.
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
     expect(pkg.scripts.serve).toBe(cmd.join(' '));
-    const replica = await spawnReplica({ REDIS_URL: redis.url, NODE_ENV: 'production', REPLICA_NAME: 'from-image' }, appDir);
+    const replica = await spawnReplica(
+      { REDIS_URL: redis.url, NODE_ENV: 'production', REPLICA_NAME: 'from-image' },
+      appDir,
+    );
     try {
       const ready = await httpRequest(`${replica.url}/readyz`);
       expect([ready.status, ready.json]).toEqual([200, { status: 'ready' }]);
@@ -107,7 +130,10 @@ describe('production install (what app/Dockerfile builds)', () => {
       expect(page.status).toBe(200);
       expect(page.body).toContain('<script src="app.js" defer></script>');
       expect((await httpRequest(`${replica.url}/app.js`)).status).toBe(200);
-      const posted = await httpRequest(`${replica.url}/api/messages`, { method: 'POST', body: { author: 'ci', text: 'from the image' } });
+      const posted = await httpRequest(`${replica.url}/api/messages`, {
+        method: 'POST',
+        body: { author: 'ci', text: 'from the image' },
+      });
       expect(posted.status).toBe(201);
       expect(posted.json.replica).toBe('from-image');
     } finally {

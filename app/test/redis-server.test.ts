@@ -110,34 +110,37 @@ describe('the data-directory lock (redisLaunch): one redis-server per volume', (
   it.each([
     ['SIGKILLed', (s: RedisServer) => s.kill()],
     ['stopped with SIGTERM', (s: RedisServer) => s.stop()],
-  ])('a second redis-server on the same data dir waits until the first is %s, then loads its AOF', async (_how, end) => {
-    const plan = redisPlan(true, 'always');
-    const first = new RedisServer({ plan, dir });
-    const second = new RedisServer({ plan, dir, startTimeoutMs: 20_000 });
-    await first.start();
-    try {
-      expect(await command(first.port, 'RPUSH', 'chat_history', 'before')).toBe(':1\r\n');
-      const secondReady = second.start();
-      await waitForLine(second, /redis-lock: another redis-server holds redis\.lock/);
-      await new Promise((r) => setTimeout(r, 500));
-      // Still waiting: not listening, nothing of its own in the log, and the first one serves on.
-      expect(await refused(second.port)).toBe(true);
-      expect(second.log.some((l) => /Ready to accept connections|append only file/.test(l))).toBe(false);
-      expect(await command(first.port, 'RPUSH', 'chat_history', 'while the second waits')).toBe(':2\r\n');
+  ])(
+    'a second redis-server on the same data dir waits until the first is %s, then loads its AOF',
+    async (_how, end) => {
+      const plan = redisPlan(true, 'always');
+      const first = new RedisServer({ plan, dir });
+      const second = new RedisServer({ plan, dir, startTimeoutMs: 20_000 });
+      await first.start();
+      try {
+        expect(await command(first.port, 'RPUSH', 'chat_history', 'before')).toBe(':1\r\n');
+        const secondReady = second.start();
+        await waitForLine(second, /redis-lock: another redis-server holds redis\.lock/);
+        await new Promise((r) => setTimeout(r, 500));
+        // Still waiting: not listening, nothing of its own in the log, and the first one serves on.
+        expect(await refused(second.port)).toBe(true);
+        expect(second.log.some((l) => /Ready to accept connections|append only file/.test(l))).toBe(false);
+        expect(await command(first.port, 'RPUSH', 'chat_history', 'while the second waits')).toBe(':2\r\n');
 
-      await end(first);
-      await secondReady;
-      expect(second.aofLoaded).toBe(true);
-      expect(await command(second.port, 'LRANGE', 'chat_history', '0', '-1')).toBe(
-        '*2\r\n$6\r\nbefore\r\n$22\r\nwhile the second waits\r\n',
-      );
-      // The lock passed to the second: a third would wait again.
-      expect(fs.existsSync(path.join(dir, 'redis.lock'))).toBe(true);
-    } finally {
-      await first.kill();
-      await second.kill();
-    }
-  });
+        await end(first);
+        await secondReady;
+        expect(second.aofLoaded).toBe(true);
+        expect(await command(second.port, 'LRANGE', 'chat_history', '0', '-1')).toBe(
+          '*2\r\n$6\r\nbefore\r\n$22\r\nwhile the second waits\r\n',
+        );
+        // The lock passed to the second: a third would wait again.
+        expect(fs.existsSync(path.join(dir, 'redis.lock'))).toBe(true);
+      } finally {
+        await first.kill();
+        await second.kill();
+      }
+    },
+  );
 
   it('memory-only Redis takes no lock (no volume, nothing to share)', async () => {
     const redis = new RedisServer({ plan: redisPlan(false), dir });

@@ -23,7 +23,13 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
   it('POST /api/messages stores the message and answers 201 with it', async () => {
     const res = await post(svc.url, { author: '  ana ', text: ' hello  ', extra: 'ignored' });
     expect(res.status).toBe(201);
-    expect(res.json).toEqual({ id: expect.any(String), author: 'ana', text: 'hello', at: expect.any(String), replica: 'replica-a' });
+    expect(res.json).toEqual({
+      id: expect.any(String),
+      author: 'ana',
+      text: 'hello',
+      at: expect.any(String),
+      replica: 'replica-a',
+    });
     expect(new Date(res.json.at).toISOString()).toBe(res.json.at);
     const stored = await redis.client.lrange(HISTORY_KEY, 0, -1);
     expect(stored.map((s) => JSON.parse(s))).toEqual([res.json]);
@@ -64,14 +70,21 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
 
   it('stores a message once per Idempotency-Key: a retry answers with the stored message', async () => {
     const send = (text: string, key: string) =>
-      httpRequest(`${svc.url}/api/messages`, { method: 'POST', body: { author: 'a', text }, headers: { 'content-type': 'application/json', 'idempotency-key': key } });
+      httpRequest(`${svc.url}/api/messages`, {
+        method: 'POST',
+        body: { author: 'a', text },
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      });
     const first = await send('only once', '"3f1e2a9c-0000-4000-8000-000000000001"');
     const retry = await send('only once', '"3f1e2a9c-0000-4000-8000-000000000001"');
     expect([first.status, retry.status]).toEqual([201, 201]);
     expect(retry.json).toEqual(first.json);
     expect([first.headers['idempotent-replayed'], retry.headers['idempotent-replayed']]).toEqual([undefined, 'true']);
     const misuse = await send('something else', '"3f1e2a9c-0000-4000-8000-000000000001"');
-    expect([misuse.status, misuse.json.error]).toEqual([422, expect.stringMatching(/already used for a different message/)]);
+    expect([misuse.status, misuse.json.error]).toEqual([
+      422,
+      expect.stringMatching(/already used for a different message/),
+    ]);
     const bad = await send('x', 'not a key!');
     expect([bad.status, bad.json.error]).toEqual([400, expect.stringMatching(/^Idempotency-Key must be/)]);
     expect((await redis.client.lrange(HISTORY_KEY, 0, -1)).map((x) => JSON.parse(x).text)).toEqual(['only once']);
@@ -132,8 +145,12 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
       const res = await httpRequest(`${svc.url}/metrics`);
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/plain/);
-      expect(res.body).toMatch(/^http_requests_total\{method="POST",route="\/api\/messages",status="201",replica="replica-a"\} [1-9]/m);
-      expect(res.body).toMatch(/^http_request_duration_seconds_bucket\{le="0.1",[^}]*method="POST",route="\/api\/messages",status="201"\} [1-9]/m);
+      expect(res.body).toMatch(
+        /^http_requests_total\{method="POST",route="\/api\/messages",status="201",replica="replica-a"\} [1-9]/m,
+      );
+      expect(res.body).toMatch(
+        /^http_request_duration_seconds_bucket\{le="0.1",[^}]*method="POST",route="\/api\/messages",status="201"\} [1-9]/m,
+      );
       expect(res.body).toMatch(/^chat_messages_stored_total\{replica="replica-a"\} [1-9]/m);
       expect(res.body).toMatch(/^chat_live_feed_clients\{replica="replica-a"\} 1$/m);
       expect(res.body).toMatch(/^chat_redis_connected\{replica="replica-a"\} 1$/m);
@@ -144,7 +161,8 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
       sse.close();
     }
     // A live-feed stream is counted once it ends, under its route.
-    const streams = /^http_requests_total\{method="GET",route="\/api\/events",status="200",replica="replica-a"\} [1-9]/m;
+    const streams =
+      /^http_requests_total\{method="GET",route="\/api\/events",status="200",replica="replica-a"\} [1-9]/m;
     const until = Date.now() + 5000;
     let body = '';
     while (!streams.test(body) && Date.now() < until) {

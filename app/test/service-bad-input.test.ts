@@ -13,7 +13,9 @@ describe('chat service rejects bad input', () => {
     redis = await startRedis();
     svc = await startTestService(redis.url);
     await redis.client.del(HISTORY_KEY);
-    expect((await httpRequest(`${svc.url}/api/messages`, { method: 'POST', body: { author: 'a', text: 'before' } })).status).toBe(201);
+    expect(
+      (await httpRequest(`${svc.url}/api/messages`, { method: 'POST', body: { author: 'a', text: 'before' } })).status,
+    ).toBe(201);
     history = await redis.client.lrange(HISTORY_KEY, 0, -1);
   });
   afterAll(async () => {
@@ -31,36 +33,81 @@ describe('chat service rejects bad input', () => {
     ['missing text', { body: '{"author":"a"}' }, 400, /^text is required$/],
     ['missing author', { body: '{"text":"hi"}' }, 400, /^author is required$/],
     ['empty author', { body: '{"author":"  ","text":"hi"}' }, 400, /^author must not be empty$/],
-    ['zero-width text', { body: JSON.stringify({ author: 'a', text: '\u200b\u200c\u200d\u2060\ufeff' }) }, 400, /^text must not be empty$/],
-    ['an author of blanks and bidi marks', { body: JSON.stringify({ author: '\u3164\u200e\u2800 \u00ad', text: 'hi' }) }, 400, /^author must not be empty$/],
+    [
+      'zero-width text',
+      { body: JSON.stringify({ author: 'a', text: '\u200b\u200c\u200d\u2060\ufeff' }) },
+      400,
+      /^text must not be empty$/,
+    ],
+    [
+      'an author of blanks and bidi marks',
+      { body: JSON.stringify({ author: '\u3164\u200e\u2800 \u00ad', text: 'hi' }) },
+      400,
+      /^author must not be empty$/,
+    ],
     ['non-string text', { body: '{"author":"a","text":42}' }, 400, /^text must be a string$/],
     ['non-string author', { body: '{"author":{"$gt":""},"text":"hi"}' }, 400, /^author must be a string$/],
     ['null text', { body: '{"author":"a","text":null}' }, 400, /^text must be a string$/],
     ['both fields wrong', { body: '{"author":1}' }, 400, /^author must be a string; text is required$/],
-    ['text over 500 characters', { body: JSON.stringify({ author: 'a', text: 'x'.repeat(501) }) }, 400, /^text must be at most 500 characters$/],
-    ['author over 40 characters', { body: JSON.stringify({ author: 'a'.repeat(41), text: 'hi' }) }, 400, /^author must be at most 40 characters$/],
+    [
+      'text over 500 characters',
+      { body: JSON.stringify({ author: 'a', text: 'x'.repeat(501) }) },
+      400,
+      /^text must be at most 500 characters$/,
+    ],
+    [
+      'author over 40 characters',
+      { body: JSON.stringify({ author: 'a'.repeat(41), text: 'hi' }) },
+      400,
+      /^author must be at most 40 characters$/,
+    ],
     ['a JSON array', { body: '[{"author":"a","text":"hi"}]' }, 400, /request body must be a JSON object/],
     ['a JSON string', { body: '"hello"' }, 400, /request body must be a JSON object/],
     ['JSON null', { body: 'null' }, 400, /request body must be a JSON object/],
     ['invalid JSON', { body: '{"author":"a","text":' }, 400, /^request body is not valid JSON$/],
     ['an empty body declared JSON', { body: '' }, 400, /request body must be a JSON object/],
-    ['a body over 16 KB', { body: JSON.stringify({ author: 'a', text: 'x'.repeat(17 * 1024) }) }, 413, /^request body is larger than 16 KB$/],
-    ['text/plain', { body: '{"author":"a","text":"hi"}', headers: { 'content-type': 'text/plain' } }, 415, /^Content-Type must be application\/json$/],
-    ['a form post', { body: 'author=a&text=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, /Content-Type must be application\/json/],
+    [
+      'a body over 16 KB',
+      { body: JSON.stringify({ author: 'a', text: 'x'.repeat(17 * 1024) }) },
+      413,
+      /^request body is larger than 16 KB$/,
+    ],
+    [
+      'text/plain',
+      { body: '{"author":"a","text":"hi"}', headers: { 'content-type': 'text/plain' } },
+      415,
+      /^Content-Type must be application\/json$/,
+    ],
+    [
+      'a form post',
+      { body: 'author=a&text=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      415,
+      /Content-Type must be application\/json/,
+    ],
     ['no body and no content type', { headers: {} }, 415, /Content-Type must be application\/json/],
   ];
 
-  it.each(cases.map(([name, req, status, error]) => ({ name, req, status, error })))('$name → $status', async ({ req, status, error }) => {
-    const res = await httpRequest(`${svc.url}/api/messages`, { method: 'POST', body: req.body, headers: req.headers ?? json });
-    expect(res.status).toBe(status);
-    expect(res.headers['content-type']).toMatch(/^application\/json/);
-    expect(res.json.error).toMatch(error);
-  });
+  it.each(cases.map(([name, req, status, error]) => ({ name, req, status, error })))(
+    '$name → $status',
+    async ({ req, status, error }) => {
+      const res = await httpRequest(`${svc.url}/api/messages`, {
+        method: 'POST',
+        body: req.body,
+        headers: req.headers ?? json,
+      });
+      expect(res.status).toBe(status);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.json.error).toMatch(error);
+    },
+  );
 
-  it.each(['0', '-1', 'ten', '1.5', '', '101', '1000', '999999999', '12345678901', '007'])('GET /api/messages?limit=%j → 400, never clamped', async (limit) => {
-    const res = await httpRequest(`${svc.url}/api/messages?limit=${limit}`);
-    expect([res.status, res.json]).toEqual([400, { error: 'limit must be a whole number from 1 to 100' }]);
-  });
+  it.each(['0', '-1', 'ten', '1.5', '', '101', '1000', '999999999', '12345678901', '007'])(
+    'GET /api/messages?limit=%j → 400, never clamped',
+    async (limit) => {
+      const res = await httpRequest(`${svc.url}/api/messages?limit=${limit}`);
+      expect([res.status, res.json]).toEqual([400, { error: 'limit must be a whole number from 1 to 100' }]);
+    },
+  );
 
   it.each([
     ['a repeated limit', 'limit=1&limit=2', /^limit must be a whole number from 1 to 100$/],
@@ -75,7 +122,10 @@ describe('chat service rejects bad input', () => {
   });
 
   it('accepts a message with zero-width characters around visible text', async () => {
-    const res = await httpRequest(`${svc.url}/api/messages`, { method: 'POST', body: { author: 'a\u200d', text: '\u200bvisible' } });
+    const res = await httpRequest(`${svc.url}/api/messages`, {
+      method: 'POST',
+      body: { author: 'a\u200d', text: '\u200bvisible' },
+    });
     expect(res.status).toBe(201);
     await redis.client.rpop(HISTORY_KEY);
   });
@@ -88,7 +138,8 @@ describe('chat service rate limit (RATE_LIMIT_PER_MIN)', () => {
   });
   afterAll(() => redis?.dispose());
 
-  const postFrom = (url: string, text: string) => httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'spam', text } });
+  const postFrom = (url: string, text: string) =>
+    httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'spam', text } });
 
   it('answers 429 once a client exceeds its posts per minute, storing nothing more', async () => {
     const svc = await startTestService(redis.url, { RATE_LIMIT_PER_MIN: '3' });
@@ -110,14 +161,24 @@ describe('chat service rate limit (RATE_LIMIT_PER_MIN)', () => {
 
   it('counts clients by X-Forwarded-For only when TRUST_PROXY says the proxy is trusted', async () => {
     const fromClient = (url: string, ip: string) =>
-      httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'a', text: 'x' }, headers: { 'x-forwarded-for': ip } }).then((r) => r.status);
+      httpRequest(`${url}/api/messages`, {
+        method: 'POST',
+        body: { author: 'a', text: 'x' },
+        headers: { 'x-forwarded-for': ip },
+      }).then((r) => r.status);
     const behindLb = await startTestService(redis.url, { RATE_LIMIT_PER_MIN: '1', TRUST_PROXY: '1' });
     const direct = await startTestService(redis.url, { RATE_LIMIT_PER_MIN: '1' });
     try {
       // Behind the load balancer: each client has its own allowance.
-      expect([await fromClient(behindLb.url, '203.0.113.1'), await fromClient(behindLb.url, '203.0.113.2'), await fromClient(behindLb.url, '203.0.113.1')]).toEqual([201, 201, 429]);
+      expect([
+        await fromClient(behindLb.url, '203.0.113.1'),
+        await fromClient(behindLb.url, '203.0.113.2'),
+        await fromClient(behindLb.url, '203.0.113.1'),
+      ]).toEqual([201, 201, 429]);
       // Without a trusted proxy, a forged header does not buy a fresh allowance.
-      expect([await fromClient(direct.url, '203.0.113.1'), await fromClient(direct.url, '203.0.113.2')]).toEqual([201, 429]);
+      expect([await fromClient(direct.url, '203.0.113.1'), await fromClient(direct.url, '203.0.113.2')]).toEqual([
+        201, 429,
+      ]);
     } finally {
       await behindLb.close();
       await direct.close();
@@ -126,10 +187,18 @@ describe('chat service rate limit (RATE_LIMIT_PER_MIN)', () => {
 
   it('counts a forwarded value that is no IP address as the proxy itself, not as a fresh client', async () => {
     const fromClient = (url: string, forwarded: string) =>
-      httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'a', text: 'x' }, headers: { 'x-forwarded-for': forwarded } }).then((r) => r.status);
+      httpRequest(`${url}/api/messages`, {
+        method: 'POST',
+        body: { author: 'a', text: 'x' },
+        headers: { 'x-forwarded-for': forwarded },
+      }).then((r) => r.status);
     const behindLb = await startTestService(redis.url, { RATE_LIMIT_PER_MIN: '1', TRUST_PROXY: '1' });
     try {
-      expect([await fromClient(behindLb.url, 'not-an-ip'), await fromClient(behindLb.url, 'also not'), await fromClient(behindLb.url, '203.0.113.9')]).toEqual([201, 429, 201]);
+      expect([
+        await fromClient(behindLb.url, 'not-an-ip'),
+        await fromClient(behindLb.url, 'also not'),
+        await fromClient(behindLb.url, '203.0.113.9'),
+      ]).toEqual([201, 429, 201]);
     } finally {
       await behindLb.close();
     }
@@ -138,7 +207,9 @@ describe('chat service rate limit (RATE_LIMIT_PER_MIN)', () => {
   it('has no limit with RATE_LIMIT_PER_MIN=0', async () => {
     const svc = await startTestService(redis.url, { RATE_LIMIT_PER_MIN: '0' });
     try {
-      const statuses = await Promise.all(Array.from({ length: 80 }, (_, i) => postFrom(svc.url, `m${i}`).then((r) => r.status)));
+      const statuses = await Promise.all(
+        Array.from({ length: 80 }, (_, i) => postFrom(svc.url, `m${i}`).then((r) => r.status)),
+      );
       expect(new Set(statuses)).toEqual(new Set([201]));
     } finally {
       await svc.close();

@@ -60,8 +60,13 @@ describe('loadConfig: the service is configured from the environment', () => {
   });
 
   it('turns the per-client live-feed cap off with MAX_STREAMS_PER_CLIENT=0; the replica-wide cap cannot be turned off', () => {
-    expect(loadConfig({ MAX_STREAMS_PER_CLIENT: '0', MAX_LIVE_STREAMS: '100000' })).toMatchObject({ maxStreamsPerClient: 0, maxLiveStreams: 100_000 });
-    expect(() => loadConfig({ MAX_LIVE_STREAMS: '0' })).toThrow(/MAX_LIVE_STREAMS must be a whole number from 1 to 100000; got "0"/);
+    expect(loadConfig({ MAX_STREAMS_PER_CLIENT: '0', MAX_LIVE_STREAMS: '100000' })).toMatchObject({
+      maxStreamsPerClient: 0,
+      maxLiveStreams: 100_000,
+    });
+    expect(() => loadConfig({ MAX_LIVE_STREAMS: '0' })).toThrow(
+      /MAX_LIVE_STREAMS must be a whole number from 1 to 100000; got "0"/,
+    );
   });
 
   it.each([
@@ -84,7 +89,11 @@ describe('loadConfig: the service is configured from the environment', () => {
     ['REDIS_URL', 'redis-service:6379', /REDIS_URL must be a URL like redis:\/\/host:6379/],
     ['REDIS_URL', 'http://redis:6379', /REDIS_URL must be a URL like redis:\/\/host:6379 .*got "http:\/\/redis:6379"/],
     ['LOG_LEVEL', 'verbose', /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "verbose"/],
-    ['TRUST_PROXY', 'yes', /TRUST_PROXY must be false, true, a number of proxy hops \(0-10\), or a comma-separated list/],
+    [
+      'TRUST_PROXY',
+      'yes',
+      /TRUST_PROXY must be false, true, a number of proxy hops \(0-10\), or a comma-separated list/,
+    ],
     ['TRUST_PROXY', '10.0.0.0/33', /TRUST_PROXY must be/],
     ['HTTPS_ONLY', 'yes', /HTTPS_ONLY must be true or false; got "yes"/],
     ['MAX_LIVE_STREAMS', 'many', /MAX_LIVE_STREAMS must be a whole number from 1 to 100000; got "many"/],

@@ -6,12 +6,19 @@ import { startTestService, type TestService } from './helpers/service';
 import { SseClient } from './helpers/sse';
 import { waitFor } from './helpers/wait';
 
-const post = (url: string, text: string) => httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'a', text } });
+const post = (url: string, text: string) =>
+  httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'a', text } });
 const metrics = async (url: string) => (await httpRequest(`${url}/metrics`)).body;
 const status = async (url: string) => (await httpRequest(`${url}/api/status`)).json;
 
 /** A stored-message shape the live feed relays (published straight to Redis, as ChatStore.append does). */
-const message = (i: number, text = `m${i}`) => ({ id: `id-${i}`, author: 'a', text, at: new Date(0).toISOString(), replica: 'elsewhere' });
+const message = (i: number, text = `m${i}`) => ({
+  id: `id-${i}`,
+  author: 'a',
+  text,
+  at: new Date(0).toISOString(),
+  replica: 'elsewhere',
+});
 
 /** Opens `count` streams and checks each got its 200 and hello. */
 async function openStreams(url: string, count: number, headers: Record<string, string> = {}): Promise<SseClient[]> {
@@ -96,7 +103,11 @@ describe('the live feed is bounded: MAX_LIVE_STREAMS per replica', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    svc = await startTestService(redis.url, { REPLICA_NAME: 'capped', MAX_LIVE_STREAMS: '3', MAX_STREAMS_PER_CLIENT: '0' });
+    svc = await startTestService(redis.url, {
+      REPLICA_NAME: 'capped',
+      MAX_LIVE_STREAMS: '3',
+      MAX_STREAMS_PER_CLIENT: '0',
+    });
   });
   afterAll(async () => {
     await svc?.close();
@@ -112,7 +123,8 @@ describe('the live feed is bounded: MAX_LIVE_STREAMS per replica', () => {
       // Everything else still works, and the streams that are open still get messages.
       expect((await httpRequest(`${svc.url}/readyz`)).status).toBe(200);
       expect((await post(svc.url, 'still here')).status).toBe(201);
-      for (const s of streams) await s.waitForEvent((e) => e.event === 'message' && JSON.parse(e.data).text === 'still here');
+      for (const s of streams)
+        await s.waitForEvent((e) => e.event === 'message' && JSON.parse(e.data).text === 'still here');
 
       expect(await status(svc.url)).toMatchObject({ liveFeed: { streams: 3, maxStreams: 3, maxStreamsPerClient: 0 } });
       const text = await metrics(svc.url);
@@ -121,7 +133,9 @@ describe('the live feed is bounded: MAX_LIVE_STREAMS per replica', () => {
       expect(text).toMatch(/^chat_live_feed_max_streams_per_client\{replica="capped"\} 0$/m);
       expect(text).toMatch(/^chat_live_feed_refused_total\{reason="replica_full",replica="capped"\} 2$/m);
       expect(text).toMatch(/^chat_live_feed_refused_total\{reason="client_limit",replica="capped"\} 0$/m);
-      expect(text).toMatch(/^http_requests_total\{method="GET",route="\/api\/events",status="503",replica="capped"\} 2$/m);
+      expect(text).toMatch(
+        /^http_requests_total\{method="GET",route="\/api\/events",status="503",replica="capped"\} 2$/m,
+      );
 
       // A stream that ends frees its place.
       streams.pop()!.close();
@@ -141,7 +155,11 @@ describe('the live feed is bounded: MAX_STREAMS_PER_CLIENT per client address', 
   beforeAll(async () => {
     redis = await startRedis();
     // Behind a proxy on loopback, the client address comes from X-Forwarded-For (TRUST_PROXY).
-    svc = await startTestService(redis.url, { REPLICA_NAME: 'per-client', MAX_STREAMS_PER_CLIENT: '2', TRUST_PROXY: 'loopback' });
+    svc = await startTestService(redis.url, {
+      REPLICA_NAME: 'per-client',
+      MAX_STREAMS_PER_CLIENT: '2',
+      TRUST_PROXY: 'loopback',
+    });
   });
   afterAll(async () => {
     await svc?.close();
@@ -153,17 +171,27 @@ describe('the live feed is bounded: MAX_STREAMS_PER_CLIENT per client address', 
   it('answers a client over its cap 503 with Retry-After, while other clients still get streams', async () => {
     const streams = await openStreams(svc.url, 2, from('203.0.113.7'));
     try {
-      expectRefused(await httpRequest(`${svc.url}/api/events`, { headers: from('203.0.113.7') }), '30', /at most 2 per replica/);
+      expectRefused(
+        await httpRequest(`${svc.url}/api/events`, { headers: from('203.0.113.7') }),
+        '30',
+        /at most 2 per replica/,
+      );
       streams.push(...(await openStreams(svc.url, 2, from('203.0.113.8'))));
       // An IPv6 client counts by its /56, as the post rate limit does.
       streams.push(...(await openStreams(svc.url, 1, from('2001:db8:0:1::1'))));
       streams.push(...(await openStreams(svc.url, 1, from('2001:db8:0:2::1'))));
-      expectRefused(await httpRequest(`${svc.url}/api/events`, { headers: from('2001:db8:0:3::1') }), '30', /at most 2/);
+      expectRefused(
+        await httpRequest(`${svc.url}/api/events`, { headers: from('2001:db8:0:3::1') }),
+        '30',
+        /at most 2/,
+      );
       streams.push(...(await openStreams(svc.url, 1, from('2001:db8:1:100::1'))));
 
       expect((await post(svc.url, 'fine')).status).toBe(201);
       expect((await httpRequest(`${svc.url}/readyz`)).status).toBe(200);
-      expect(await status(svc.url)).toMatchObject({ liveFeed: { streams: 7, maxStreams: 4000, maxStreamsPerClient: 2 } });
+      expect(await status(svc.url)).toMatchObject({
+        liveFeed: { streams: 7, maxStreams: 4000, maxStreamsPerClient: 2 },
+      });
       const text = await metrics(svc.url);
       expect(text).toMatch(/^chat_live_feed_refused_total\{reason="client_limit",replica="per-client"\} 2$/m);
       expect(text).toMatch(/^chat_live_feed_max_streams_per_client\{replica="per-client"\} 2$/m);
@@ -195,7 +223,8 @@ describe('live-feed fan-out', () => {
     const clients = Array.from({ length: 20 }, () => new RawStream(svc.port));
     try {
       await waitFor('20 streams open', async () => (await status(svc.url)).liveFeed.streams === 20);
-      const flushes = async () => Number(/^chat_live_feed_flush_seconds_count\{[^}]*\} (\d+)$/m.exec(await metrics(svc.url))?.[1]);
+      const flushes = async () =>
+        Number(/^chat_live_feed_flush_seconds_count\{[^}]*\} (\d+)$/m.exec(await metrics(svc.url))?.[1]);
       const flushesBefore = await flushes();
       const count = 500;
       // One pipeline: the messages reach the replica together, as under load.
@@ -236,11 +265,19 @@ describe('live-feed fan-out', () => {
       }
       await waitFor('the fast client to have every message', () => fast.messages().length === 800, 10_000);
       // Dropped at the next write, a message or a heartbeat (200 ms here).
-      await waitFor('the slow client to be dropped', async () => (await status(svc.url)).liveFeed.streams === 1, 10_000);
-      expect(await metrics(svc.url)).toMatch(new RegExp(`^chat_live_feed_dropped_total\\{replica="fan"\\} ${before + 1}$`, 'm'));
+      await waitFor(
+        'the slow client to be dropped',
+        async () => (await status(svc.url)).liveFeed.streams === 1,
+        10_000,
+      );
+      expect(await metrics(svc.url)).toMatch(
+        new RegExp(`^chat_live_feed_dropped_total\\{replica="fan"\\} ${before + 1}$`, 'm'),
+      );
 
       expect((await post(svc.url, 'after the drop')).status).toBe(201);
-      await waitFor('the fast client to get the next message', () => fast.messages().some((m) => m.text === 'after the drop'));
+      await waitFor('the fast client to get the next message', () =>
+        fast.messages().some((m) => m.text === 'after the drop'),
+      );
       expect((await httpRequest(`${svc.url}/readyz`)).status).toBe(200);
     } finally {
       slow.close();

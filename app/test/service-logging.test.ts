@@ -55,7 +55,12 @@ describe('chat service request log', () => {
     expect(line).toMatchObject({
       level: 30,
       reqId: expect.any(String),
-      req: { method: 'GET', url: '/api/messages?limit=3', remoteAddress: '127.0.0.1', host: expect.stringMatching(/^127.0.0.1:/) },
+      req: {
+        method: 'GET',
+        url: '/api/messages?limit=3',
+        remoteAddress: '127.0.0.1',
+        host: expect.stringMatching(/^127.0.0.1:/),
+      },
       res: { statusCode: 200 },
       responseTime: expect.any(Number),
     });
@@ -80,6 +85,10 @@ describe('chat service request log', () => {
       process.kill(redis.server.pid!, 'SIGCONT');
     }
     const [line] = await settled(1);
-    expect(line).toMatchObject({ level: 40, res: { statusCode: 503 }, err: { message: expect.stringMatching(/timed out|timeout/i) } });
+    expect(line).toMatchObject({
+      level: 40,
+      res: { statusCode: 503 },
+      err: { message: expect.stringMatching(/timed out|timeout/i) },
+    });
   });
 });

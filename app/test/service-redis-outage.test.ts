@@ -12,7 +12,8 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   return [v, Date.now() - began];
 }
 
-const post = (url: string, text: string) => httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'a', text } });
+const post = (url: string, text: string) =>
+  httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'a', text } });
 
 describe('chat service while Redis is down', () => {
   let redis: TestRedis;
@@ -34,11 +35,16 @@ describe('chat service while Redis is down', () => {
     await redis.kill();
 
     // The live feed ends its streams, so browsers reconnect and resync later.
-    await expect(Promise.race([feed.ended.then(() => 'ended'), new Promise((r) => setTimeout(() => r('open'), 2000))])).resolves.toBe('ended');
+    await expect(
+      Promise.race([feed.ended.then(() => 'ended'), new Promise((r) => setTimeout(() => r('open'), 2000))]),
+    ).resolves.toBe('ended');
 
     const [posted, postMs] = await timed(() => post(svc.url, 'during'));
     // Redis is gone, so the command was never sent: surely not stored.
-    expect([posted.status, posted.json]).toEqual([503, { error: 'Redis is unavailable; the message was not stored: try again in a moment' }]);
+    expect([posted.status, posted.json]).toEqual([
+      503,
+      { error: 'Redis is unavailable; the message was not stored: try again in a moment' },
+    ]);
     expect(posted.headers['retry-after']).toBe('1');
     expect(postMs).toBeLessThan(2000);
 
@@ -62,7 +68,11 @@ describe('chat service while Redis is down', () => {
 
     // Same data directory, memory-only: Redis comes back empty. The replica is not restarted.
     await redis.start();
-    await waitFor('/readyz 200 after Redis restarted', async () => (await httpRequest(`${svc.url}/readyz`)).status === 200, 10_000);
+    await waitFor(
+      '/readyz 200 after Redis restarted',
+      async () => (await httpRequest(`${svc.url}/readyz`)).status === 200,
+      10_000,
+    );
 
     const again = await SseClient.open(`${svc.url}/api/events`);
     try {
@@ -95,7 +105,11 @@ describe('chat service while Redis is down', () => {
     } finally {
       process.kill(redis.server.pid!, 'SIGCONT');
     }
-    await waitFor('/readyz 200 after Redis resumed', async () => (await httpRequest(`${svc.url}/readyz`)).status === 200, 10_000);
+    await waitFor(
+      '/readyz 200 after Redis resumed',
+      async () => (await httpRequest(`${svc.url}/readyz`)).status === 200,
+      10_000,
+    );
     expect((await post(svc.url, 'resumed')).status).toBe(201);
   });
 });
@@ -110,7 +124,11 @@ describe('chat service started before Redis', () => {
       expect((await httpRequest(`${svc.url}/readyz`)).status).toBe(503);
       expect((await post(svc.url, 'early')).status).toBe(503);
       redis = await startRedis({ port });
-      await waitFor('/readyz 200 once Redis started', async () => (await httpRequest(`${svc.url}/readyz`)).status === 200, 10_000);
+      await waitFor(
+        '/readyz 200 once Redis started',
+        async () => (await httpRequest(`${svc.url}/readyz`)).status === 200,
+        10_000,
+      );
       expect((await post(svc.url, 'now')).status).toBe(201);
       expect(await redis.client.llen(HISTORY_KEY)).toBe(1);
     } finally {

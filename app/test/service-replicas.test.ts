@@ -28,12 +28,18 @@ describe('chat replicas as processes on one Redis', () => {
     const feedB = await SseClient.open(`${b.url}/api/events`);
     try {
       expect(JSON.parse((await feedB.waitForEvent((e) => e.event === 'hello')).data)).toEqual({ replica: 'replica-b' });
-      const toA = await httpRequest(`${a.url}/api/messages`, { method: 'POST', body: { author: 'ana', text: 'from a' } });
+      const toA = await httpRequest(`${a.url}/api/messages`, {
+        method: 'POST',
+        body: { author: 'ana', text: 'from a' },
+      });
       expect(toA.json.replica).toBe('replica-a');
       await feedB.waitForEvent((e) => e.event === 'message');
       expect(feedB.messages()).toEqual([toA.json]);
 
-      const toB = await httpRequest(`${b.url}/api/messages`, { method: 'POST', body: { author: 'bo', text: 'from b' } });
+      const toB = await httpRequest(`${b.url}/api/messages`, {
+        method: 'POST',
+        body: { author: 'bo', text: 'from b' },
+      });
       await feedA.waitForEvent((e) => e.event === 'message' && JSON.parse(e.data).id === toB.json.id);
       expect(feedA.messages()).toEqual([toA.json, toB.json]);
       // Both read the same history.
@@ -57,7 +63,10 @@ describe('chat replicas as processes on one Redis', () => {
     );
     const feedB = await SseClient.open(`${b.url}/api/events`);
     try {
-      const sent = await httpRequest(`${a.url}/api/messages`, { method: 'POST', body: { author: 'ana', text: 'back' } });
+      const sent = await httpRequest(`${a.url}/api/messages`, {
+        method: 'POST',
+        body: { author: 'ana', text: 'back' },
+      });
       await feedB.waitForEvent((e) => e.event === 'message');
       expect(feedB.messages()).toEqual([sent.json]);
     } finally {
@@ -85,7 +94,11 @@ describe('chat replica process lifecycle', () => {
     const inFlight = new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = http.request(
         `${replica.url}/api/messages`,
-        { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': String(body.length) } },
+        {
+          method: 'POST',
+          agent: false,
+          headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
+        },
         (res) => {
           let text = '';
           res.on('data', (d) => (text += d));

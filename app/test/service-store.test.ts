@@ -17,7 +17,13 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
   it('appends a message with id, time and replica to chat_history', async () => {
     const before = Date.now();
     const m = await store.append({ author: 'ana', text: 'hello' }, 'replica-a');
-    expect(m).toEqual({ id: expect.any(String), author: 'ana', text: 'hello', at: expect.any(String), replica: 'replica-a' });
+    expect(m).toEqual({
+      id: expect.any(String),
+      author: 'ana',
+      text: 'hello',
+      at: expect.any(String),
+      replica: 'replica-a',
+    });
     expect(new Date(m.at).getTime()).toBeGreaterThanOrEqual(before - 5);
     expect(await redis.client.lrange(HISTORY_KEY, 0, -1)).toEqual([JSON.stringify(m)]);
     expect(await store.count()).toBe(1);
@@ -42,7 +48,15 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
     await store.append({ author: 'a', text: 'x' }, 'r');
     const stats = parseInfo(await redis.client.info('commandstats'));
     const calls = (cmd: string) => Number(/calls=(\d+)/.exec(stats[`cmdstat_${cmd}`] ?? '')?.[1] ?? 0);
-    expect([calls('evalsha'), calls('eval'), calls('incr'), calls('rpush'), calls('ltrim'), calls('publish'), calls('multi')]).toEqual([1, 0, 1, 1, 1, 1, 0]);
+    expect([
+      calls('evalsha'),
+      calls('eval'),
+      calls('incr'),
+      calls('rpush'),
+      calls('ltrim'),
+      calls('publish'),
+      calls('multi'),
+    ]).toEqual([1, 0, 1, 1, 1, 1, 0]);
   });
 
   it('publishes each stored message on chat_messages', async () => {
@@ -61,7 +75,13 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
     await store.append({ author: 'a', text: 'good' }, 'r');
     await redis.client.rpush(HISTORY_KEY, 'not json', '{"id":1}');
     expect((await store.recent()).map((m) => m.text)).toEqual(['good']);
-    expect(parseMessage('{"id":"x","author":"a","text":"t","at":"now"}')).toEqual({ id: 'x', author: 'a', text: 't', at: 'now', replica: '' });
+    expect(parseMessage('{"id":"x","author":"a","text":"t","at":"now"}')).toEqual({
+      id: 'x',
+      author: 'a',
+      text: 't',
+      at: 'now',
+      replica: '',
+    });
   });
 
   const pageOf = async (limit = 5, before?: number, maxBytes = 1 << 20) => {
@@ -80,7 +100,12 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
     );
     const { json } = await store.page({ limit: 5, maxBytes: 1 << 20 });
     expect(JSON.parse(json)).toEqual(await store.recent());
-    expect(JSON.parse(json).map((m: { text: string }) => m.text)).toEqual(['as stored', 'extra', 'no replica', 'wrong replica']);
+    expect(JSON.parse(json).map((m: { text: string }) => m.text)).toEqual([
+      'as stored',
+      'extra',
+      'no replica',
+      'wrong replica',
+    ]);
     expect(json).not.toContain('admin');
     // Read again (each item's verdict now remembered) and after the list moved on: the same answers as recent().
     expect((await store.page({ limit: 5, maxBytes: 1 << 20 })).json).toBe(json);
@@ -110,7 +135,12 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
   });
 
   it('counts positions from the list length when the list predates the counter', async () => {
-    await redis.client.rpush(HISTORY_KEY, ...['o1', 'o2', 'o3'].map((t, i) => JSON.stringify({ id: `${i}`, author: 'a', text: t, at: 'now', replica: 'r' })));
+    await redis.client.rpush(
+      HISTORY_KEY,
+      ...['o1', 'o2', 'o3'].map((t, i) =>
+        JSON.stringify({ id: `${i}`, author: 'a', text: t, at: 'now', replica: 'r' }),
+      ),
+    );
     await store.append({ author: 'a', text: 'n1' }, 'r');
     const page = await pageOf(2);
     expect([page.messages.map((m) => m.text), page.before]).toEqual([['o3', 'n1'], 2]);

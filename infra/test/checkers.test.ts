@@ -21,12 +21,28 @@ describe('restrictedViolations', () => {
   it.each([
     ['root user', (p: any) => (p.securityContext.runAsUser = 0), /runAsUser must not be 0/],
     ['no runAsNonRoot', (p: any) => delete p.securityContext.runAsNonRoot, /runAsNonRoot must be true/],
-    ['container overrides runAsNonRoot', (p: any) => (p.containers[0].securityContext.runAsNonRoot = false), /runAsNonRoot/],
-    ['escalation allowed', (p: any) => delete p.containers[0].securityContext.allowPrivilegeEscalation, /allowPrivilegeEscalation/],
+    [
+      'container overrides runAsNonRoot',
+      (p: any) => (p.containers[0].securityContext.runAsNonRoot = false),
+      /runAsNonRoot/,
+    ],
+    [
+      'escalation allowed',
+      (p: any) => delete p.containers[0].securityContext.allowPrivilegeEscalation,
+      /allowPrivilegeEscalation/,
+    ],
     ['capabilities kept', (p: any) => (p.containers[0].securityContext.capabilities.drop = ['NET_RAW']), /drop ALL/],
-    ['capability added', (p: any) => (p.containers[0].securityContext.capabilities.add = ['SYS_ADMIN']), /adds capability SYS_ADMIN/],
+    [
+      'capability added',
+      (p: any) => (p.containers[0].securityContext.capabilities.add = ['SYS_ADMIN']),
+      /adds capability SYS_ADMIN/,
+    ],
     ['no seccomp', (p: any) => delete p.securityContext.seccompProfile, /seccompProfile must be RuntimeDefault/],
-    ['unconfined seccomp', (p: any) => (p.containers[0].securityContext.seccompProfile = { type: 'Unconfined' }), /seccompProfile/],
+    [
+      'unconfined seccomp',
+      (p: any) => (p.containers[0].securityContext.seccompProfile = { type: 'Unconfined' }),
+      /seccompProfile/,
+    ],
     ['privileged', (p: any) => (p.containers[0].securityContext.privileged = true), /privileged/],
     ['host network', (p: any) => (p.hostNetwork = true), /hostNetwork/],
     ['hostPath volume', (p: any) => p.volumes.push({ name: 'h', hostPath: { path: '/' } }), /uses hostPath/],
@@ -46,7 +62,10 @@ describe('validateK8sObject', () => {
     metadata: { name: 'd' },
     spec: {
       selector: { matchLabels: { app: 'a' } },
-      template: { metadata: { labels: { app: 'a' } }, spec: { containers: [{ name: 'c', image: 'i', ports: [{ containerPort }] }] } },
+      template: {
+        metadata: { labels: { app: 'a' } },
+        spec: { containers: [{ name: 'c', image: 'i', ports: [{ containerPort }] }] },
+      },
     },
   });
 
@@ -55,7 +74,9 @@ describe('validateK8sObject', () => {
   });
 
   it('rejects a wrong type, naming the object and the field', () => {
-    expect(() => validateK8sObject(deployment('8080'))).toThrow(/Deployment\/d is invalid: .*containerPort must be integer/);
+    expect(() => validateK8sObject(deployment('8080'))).toThrow(
+      /Deployment\/d is invalid: .*containerPort must be integer/,
+    );
   });
 
   it('rejects a missing required field', () => {
@@ -65,6 +86,8 @@ describe('validateK8sObject', () => {
   });
 
   it('refuses kinds it has no schema for, so nothing goes unvalidated', () => {
-    expect(() => validateK8sObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } })).toThrow(/no schema for v1 ConfigMap/);
+    expect(() => validateK8sObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } })).toThrow(
+      /no schema for v1 ConfigMap/,
+    );
   });
 });

@@ -59,7 +59,12 @@ describe('the stack files', () => {
 
   it('Pulumi.stateful.yaml: AOF Redis on a 1Gi do-block-storage volume', () => {
     const c = load(stackConfig('stateful'));
-    expect(c).toMatchObject({ persistence: true, appendfsync: 'everysec', redisStorageSize: '1Gi', storageClass: 'do-block-storage' });
+    expect(c).toMatchObject({
+      persistence: true,
+      appendfsync: 'everysec',
+      redisStorageSize: '1Gi',
+      storageClass: 'do-block-storage',
+    });
   });
 
   it('set only known keys', () => {
@@ -98,7 +103,11 @@ describe('invalid values fail naming the key and what is allowed', () => {
     ['chat:redisStorageSize', '500Mi', /chat:redisStorageSize must be a size from 1Gi to 16Ti/],
     ['chat:redisStorageSize', '1GB', /chat:redisStorageSize must be a size/],
     // csi-digitalocean creates requiredBytes / GiB (integer division): 1536Mi would be a 1 GiB volume.
-    ['chat:redisStorageSize', '1536Mi', /chat:redisStorageSize must be a whole number of GiB .*1536Mi would be a 1 GiB volume\); write 2Gi for at least 1536Mi; got "1536Mi"/],
+    [
+      'chat:redisStorageSize',
+      '1536Mi',
+      /chat:redisStorageSize must be a whole number of GiB .*1536Mi would be a 1 GiB volume\); write 2Gi for at least 1536Mi; got "1536Mi"/,
+    ],
     ['chat:redisStorageSize', '2049Mi', /whole number of GiB .*write 3Gi/],
     ['chat:storageClass', 'Do_Block', /chat:storageClass must be a StorageClass name/],
     ['chat:appendfsync', 'no', /chat:appendfsync must be one of everysec, always; got "no"/],
@@ -107,12 +116,20 @@ describe('invalid values fail naming the key and what is allowed', () => {
     ['chat:image', 'not an image', /chat:image must be a container image reference/],
     ['chat:kubeconfig', '~/.kube/config', /chat:kubeconfig must be the contents of a kubeconfig file/],
     ['chat:registry', 'my-registry', /chat:registry must be an object/],
-    ['chat:registry', '{"tier":"gold"}', /chat:registry must be .*tier = starter \| basic \| professional.*chat:registry\.tier/],
+    [
+      'chat:registry',
+      '{"tier":"gold"}',
+      /chat:registry must be .*tier = starter \| basic \| professional.*chat:registry\.tier/,
+    ],
     ['chat:registry', '{"name":"Bad_Name"}', /problem at chat:registry\.name/],
     ['chat:registry', '{"nmae":"x"}', /chat:registry must be an object/],
     ['chat:registry', '{"existing":true}', /chat:registry must be with existing: true, only a name/],
     ['chat:registry', '{"existing":true,"name":"r","tier":"basic"}', /with existing: true, only a name/],
-    ['chat:domain', 'Chat.Example.com', /chat:domain must be a lowercase fully qualified domain name.*got "Chat.Example.com"/],
+    [
+      'chat:domain',
+      'Chat.Example.com',
+      /chat:domain must be a lowercase fully qualified domain name.*got "Chat.Example.com"/,
+    ],
     ['chat:domain', 'https://chat.example.com', /chat:domain must be a lowercase fully qualified domain name/],
     ['chat:domain', 'chat.example.com.', /chat:domain must be .*no trailing dot/],
     ['chat:domain', 'localhost', /chat:domain must be a lowercase fully qualified domain name/],
@@ -123,7 +140,9 @@ describe('invalid values fail naming the key and what is allowed', () => {
   });
 
   it('names a missing chat:persistence and says what each value means', () => {
-    expect(problemsOf({})).toMatch(/chat:persistence must be set: "false" for memory-only Redis .* "true" for an append-only file/);
+    expect(problemsOf({})).toMatch(
+      /chat:persistence must be set: "false" for memory-only Redis .* "true" for an append-only file/,
+    );
   });
 
   it('rejects unknown chat: keys (typos) and lists the known ones', () => {
@@ -132,7 +151,10 @@ describe('invalid values fail naming the key and what is allowed', () => {
   });
 
   it('never echoes a rejected kubeconfig', () => {
-    const msg = problemsOf({ ...base, 'chat:kubeconfig': 'apiVersion: v1\nusers: [{name: me, user: {token: s3cr3t}}]' });
+    const msg = problemsOf({
+      ...base,
+      'chat:kubeconfig': 'apiVersion: v1\nusers: [{name: me, user: {token: s3cr3t}}]',
+    });
     expect(msg).toMatch(/chat:kubeconfig must be the contents of a kubeconfig file/);
     expect(msg).not.toContain('s3cr3t');
   });
@@ -144,16 +166,24 @@ describe('invalid values fail naming the key and what is allowed', () => {
   });
 
   it('checks the autoscaling bounds together', () => {
-    expect(problemsOf({ ...base, 'chat:minNodes': '2' })).toMatch(/chat:maxNodes must be set as well when chat:minNodes is set/);
-    expect(problemsOf({ ...base, 'chat:maxNodes': '2' })).toMatch(/chat:minNodes must be set as well when chat:maxNodes is set/);
-    expect(problemsOf({ ...base, 'chat:minNodes': '4', 'chat:maxNodes': '2' })).toMatch(/chat:minNodes must be at most chat:maxNodes \(2\); got "4"/);
+    expect(problemsOf({ ...base, 'chat:minNodes': '2' })).toMatch(
+      /chat:maxNodes must be set as well when chat:minNodes is set/,
+    );
+    expect(problemsOf({ ...base, 'chat:maxNodes': '2' })).toMatch(
+      /chat:minNodes must be set as well when chat:maxNodes is set/,
+    );
+    expect(problemsOf({ ...base, 'chat:minNodes': '4', 'chat:maxNodes': '2' })).toMatch(
+      /chat:minNodes must be at most chat:maxNodes \(2\); got "4"/,
+    );
     expect(problemsOf({ ...base, 'chat:minNodes': '2', 'chat:maxNodes': '3', 'chat:nodeCount': '5' })).toMatch(
       /chat:nodeCount must be between chat:minNodes and chat:maxNodes \(2\.\.3\)/,
     );
   });
 
   it('asks for the DigitalOcean token when a cluster is to be created', () => {
-    expect(problemsOf(base, () => undefined)).toMatch(/digitalocean:token must be set to create a cluster.*DIGITALOCEAN_TOKEN.*chat:kubeconfig/);
+    expect(problemsOf(base, () => undefined)).toMatch(
+      /digitalocean:token must be set to create a cluster.*DIGITALOCEAN_TOKEN.*chat:kubeconfig/,
+    );
   });
 
   it('chat:dnsZone must hold chat:domain, be given with it, and be given for a two-label domain', () => {
@@ -161,18 +191,26 @@ describe('invalid values fail naming the key and what is allowed', () => {
       /chat:dnsZone must be chat:domain \(chat\.example\.com\) itself or a parent of it, such as example\.com; got "example\.org"/,
     );
     // A suffix that is not a whole label is not a parent.
-    expect(problemsOf({ ...base, 'chat:domain': 'chat.myexample.com', 'chat:dnsZone': 'example.com' })).toMatch(/chat:dnsZone must be/);
-    expect(problemsOf({ ...base, 'chat:dnsZone': 'example.com' })).toMatch(/chat:dnsZone must be set only together with chat:domain/);
+    expect(problemsOf({ ...base, 'chat:domain': 'chat.myexample.com', 'chat:dnsZone': 'example.com' })).toMatch(
+      /chat:dnsZone must be/,
+    );
+    expect(problemsOf({ ...base, 'chat:dnsZone': 'example.com' })).toMatch(
+      /chat:dnsZone must be set only together with chat:domain/,
+    );
     expect(problemsOf({ ...base, 'chat:domain': 'example.com' })).toMatch(
       /chat:dnsZone must be set when chat:domain has only two labels: the default .* would be "com"; set it to example\.com/,
     );
-    expect(problemsOf({ ...base, 'chat:domain': 'chat.example.com', 'chat:dnsZone': 'Example.com' })).toMatch(/chat:dnsZone must be a DigitalOcean DNS zone/);
+    expect(problemsOf({ ...base, 'chat:domain': 'chat.example.com', 'chat:dnsZone': 'Example.com' })).toMatch(
+      /chat:dnsZone must be a DigitalOcean DNS zone/,
+    );
   });
 
   it('chat:domain on an existing cluster needs the DigitalOcean token, and says why', () => {
     const kubeconfig = { 'chat:kubeconfig': 'apiVersion: v1\nclusters: []\n' };
     const msg = problemsOf({ ...base, ...kubeconfig, 'chat:domain': 'chat.example.com' }, () => undefined);
-    expect(msg).toMatch(/chat:domain must be used with a DigitalOcean API token, also with chat:kubeconfig: its Let's Encrypt certificate and DNS record are created through the DigitalOcean API/);
+    expect(msg).toMatch(
+      /chat:domain must be used with a DigitalOcean API token, also with chat:kubeconfig: its Let's Encrypt certificate and DNS record are created through the DigitalOcean API/,
+    );
     expect(msg).toMatch(/digitalocean:token.*DIGITALOCEAN_TOKEN/);
     expect(msg).not.toMatch(/to create a cluster/);
     // With the token it loads; the kubeconfig still needs no token of its own.
@@ -212,7 +250,13 @@ describe('invalid values fail naming the key and what is allowed', () => {
       // The default zone is the domain without its first label.
       domain: { name: 'chat.eu.example.co.uk', zone: 'eu.example.co.uk' },
     });
-    expect(load({ ...base, 'chat:domain': 'example.com', 'chat:dnsZone': 'example.com' }).domain).toEqual({ name: 'example.com', zone: 'example.com' });
-    expect(load({ ...base, 'chat:domain': 'a.b.example.com', 'chat:dnsZone': 'example.com' }).domain).toEqual({ name: 'a.b.example.com', zone: 'example.com' });
+    expect(load({ ...base, 'chat:domain': 'example.com', 'chat:dnsZone': 'example.com' }).domain).toEqual({
+      name: 'example.com',
+      zone: 'example.com',
+    });
+    expect(load({ ...base, 'chat:domain': 'a.b.example.com', 'chat:dnsZone': 'example.com' }).domain).toEqual({
+      name: 'a.b.example.com',
+      zone: 'example.com',
+    });
   });
 });

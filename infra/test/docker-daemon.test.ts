@@ -23,9 +23,13 @@ describe('where the Docker provider looks for the daemon (pulumi-docker configur
   });
 
   it('DOCKER_HOST first, still falling back to the home sockets; docker:host alone, with no fallback', () => {
-    expect(dockerSockets({ envHost: 'unix:///run/user/1000/docker.sock', home, platform: 'darwin' })?.[0]).toBe('/run/user/1000/docker.sock');
+    expect(dockerSockets({ envHost: 'unix:///run/user/1000/docker.sock', home, platform: 'darwin' })?.[0]).toBe(
+      '/run/user/1000/docker.sock',
+    );
     expect(dockerSockets({ envHost: 'unix:///x.sock', home, platform: 'linux' })).toHaveLength(3);
-    expect(dockerSockets({ configuredHost: 'unix:///y.sock', envHost: 'unix:///x.sock', home, platform: 'linux' })).toEqual(['/y.sock']);
+    expect(
+      dockerSockets({ configuredHost: 'unix:///y.sock', envHost: 'unix:///x.sock', home, platform: 'linux' }),
+    ).toEqual(['/y.sock']);
   });
 
   it('a daemon over tcp, ssh or a Windows pipe is left to the provider to check', () => {
@@ -45,14 +49,20 @@ describe('requireDockerDaemon', () => {
   it('passes when a daemon answers /_ping', async () => {
     const socket = await fakeDockerDaemon();
     expect(await pingDocker(socket)).toBe(true);
-    await expect(requireDockerDaemon({ envHost: `unix://${socket}`, home: emptyHome, platform: 'linux' })).resolves.toBeUndefined();
+    await expect(
+      requireDockerDaemon({ envHost: `unix://${socket}`, home: emptyHome, platform: 'linux' }),
+    ).resolves.toBeUndefined();
   });
 
   it('otherwise fails naming every socket it tried and the two ways out: start Docker, or set chat:image', async () => {
     const gone = path.join(emptyHome, 'docker.sock');
-    const err = await requireDockerDaemon({ envHost: `unix://${gone}`, home: emptyHome, platform: 'linux' }).catch((e) => e);
+    const err = await requireDockerDaemon({ envHost: `unix://${gone}`, home: emptyHome, platform: 'linux' }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(Error);
-    expect(err.message).toContain(`no Docker daemon answers at unix://${gone}, unix://${emptyHome}/.docker/run/docker.sock`);
+    expect(err.message).toContain(
+      `no Docker daemon answers at unix://${gone}, unix://${emptyHome}/.docker/run/docker.sock`,
+    );
     expect(err.message).toMatch(/Start Docker/);
     expect(err.message).toContain('pulumi config set chat:image <registry>/<repository>:<tag>');
     expect(err.message).toMatch(/destroy/);
@@ -61,11 +71,15 @@ describe('requireDockerDaemon', () => {
 
 describe('the program', () => {
   it('with chat:image, needs no Docker daemon at all', async () => {
-    const r = await runProgram('stateless', () => {
-      // Nothing answers here; a prebuilt image must not care.
-      process.env.DOCKER_HOST = 'unix:///nonexistent/docker.sock';
-      return createStack(loadConfig()) as unknown as Record<string, unknown>;
-    }, { 'chat:image': 'ghcr.io/example/chat:1.2.3' });
+    const r = await runProgram(
+      'stateless',
+      () => {
+        // Nothing answers here; a prebuilt image must not care.
+        process.env.DOCKER_HOST = 'unix:///nonexistent/docker.sock';
+        return createStack(loadConfig()) as unknown as Record<string, unknown>;
+      },
+      { 'chat:image': 'ghcr.io/example/chat:1.2.3' },
+    );
     expect(r.byType(T.image)).toHaveLength(0);
   });
 

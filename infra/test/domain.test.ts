@@ -11,16 +11,21 @@ import { FAKE_DO_TOKEN, FAKE_LB_IP, Recorded, runProgram, RunResult, T } from '.
 import { validateK8sObject } from './k8s-schema';
 
 const DO_LB = 'service.beta.kubernetes.io/do-loadbalancer-';
-const TLS_ANNOTATIONS = ['tls-ports', 'certificate-name', 'redirect-http-to-https', 'disable-lets-encrypt-dns-records'].map(
-  (k) => `${DO_LB}${k}`,
-);
+const TLS_ANNOTATIONS = [
+  'tls-ports',
+  'certificate-name',
+  'redirect-http-to-https',
+  'disable-lets-encrypt-dns-records',
+].map((k) => `${DO_LB}${k}`);
 
 const run = (stack: string, overrides: Record<string, string | undefined> = {}) =>
   runProgram(stack, () => createStack(loadConfig()) as unknown as Record<string, unknown>, overrides);
 
 const chatEnv = (r: RunResult): Record<string, unknown> =>
   Object.fromEntries(
-    r.one(T.deployment, 'chat-app-deployment').inputs.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]),
+    r
+      .one(T.deployment, 'chat-app-deployment')
+      .inputs.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]),
   );
 const key = (x: Recorded) => `${x.type}::${x.name}`;
 
@@ -58,7 +63,11 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
 
     it("creates a Let's Encrypt certificate for exactly that name, named after the stack", () => {
       const cert = r().one(T.certificate).inputs;
-      expect(cert).toEqual({ name: `chat-${stack}-chat-example-com`, type: 'lets_encrypt', domains: ['chat.example.com'] });
+      expect(cert).toEqual({
+        name: `chat-${stack}-chat-example-com`,
+        type: 'lets_encrypt',
+        domains: ['chat.example.com'],
+      });
       expect(r().urns.find((u) => u.endsWith('$digitalocean:index/certificate:Certificate::certificate'))).toMatch(
         /::doks-chat:infra:HttpsCertificate\$digitalocean:index\/certificate:Certificate::certificate$/,
       );
@@ -107,7 +116,9 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
       expect(chatEnv(r())).toEqual({ ...plain, HTTPS_ONLY: 'true' });
       // The service reads it as such (values the kubelet fills in get stand-ins).
       const asStrings = (env: Record<string, unknown>) =>
-        Object.fromEntries(Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : `from-${k.toLowerCase()}`]));
+        Object.fromEntries(
+          Object.entries(env).map(([k, v]) => [k, typeof v === 'string' ? v : `from-${k.toLowerCase()}`]),
+        );
       expect(loadServiceConfig(asStrings(chatEnv(r()))).httpsOnly).toBe(true);
       expect(loadServiceConfig(asStrings(plain)).httpsOnly).toBe(false);
     });
@@ -129,7 +140,9 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     it('changes chat-app-lb only by port 443 and the TLS annotations, so turning it on does not replace the balancer', () => {
       const plain = runs.plain.one(T.service, 'chat-app-lb').inputs;
       const https = r().one(T.service, 'chat-app-lb').inputs;
-      const tlsFree = Object.fromEntries(Object.entries(https.metadata.annotations).filter(([k]) => !TLS_ANNOTATIONS.includes(k)));
+      const tlsFree = Object.fromEntries(
+        Object.entries(https.metadata.annotations).filter(([k]) => !TLS_ANNOTATIONS.includes(k)),
+      );
       expect(tlsFree).toEqual(plain.metadata.annotations);
       expect({ ...https.spec, ports: https.spec.ports.slice(0, 1) }).toEqual(plain.spec);
     });
@@ -150,8 +163,13 @@ describe('chat:domain variants', () => {
   });
 
   it('works on an existing cluster (chat:kubeconfig) with a DigitalOcean token: no cluster, a certificate and a record', async () => {
-    const kubeconfig = 'apiVersion: v1\nkind: Config\nclusters:\n- name: doks\n  cluster: {server: https://x}\ncurrent-context: doks\n';
-    const r = await run('stateful', { 'chat:kubeconfig': kubeconfig, 'chat:domain': 'chat.example.com', 'digitalocean:token': FAKE_DO_TOKEN });
+    const kubeconfig =
+      'apiVersion: v1\nkind: Config\nclusters:\n- name: doks\n  cluster: {server: https://x}\ncurrent-context: doks\n';
+    const r = await run('stateful', {
+      'chat:kubeconfig': kubeconfig,
+      'chat:domain': 'chat.example.com',
+      'digitalocean:token': FAKE_DO_TOKEN,
+    });
     expect(r.byType(T.cluster)).toEqual([]);
     expect(r.byType(T.certificate)).toHaveLength(1);
     expect(r.one(T.dnsRecord).inputs.value).toBe(FAKE_LB_IP);
@@ -161,7 +179,11 @@ describe('chat:domain variants', () => {
   it('on an existing cluster without a token, fails naming chat:domain and saying why', async () => {
     const kubeconfig = 'apiVersion: v1\nkind: Config\nclusters: []\n';
     await expect(
-      run('stateless', { 'chat:kubeconfig': kubeconfig, 'chat:domain': 'chat.example.com', 'digitalocean:token': undefined }),
+      run('stateless', {
+        'chat:kubeconfig': kubeconfig,
+        'chat:domain': 'chat.example.com',
+        'digitalocean:token': undefined,
+      }),
     ).rejects.toThrow(/chat:domain must be used with a DigitalOcean API token, also with chat:kubeconfig/);
   });
 });
@@ -177,7 +199,9 @@ describe('names', () => {
 
   it('certificateName: unique per stack and domain, in DigitalOcean name characters', () => {
     expect(certificateName('chat-stateful', 'chat.example.com')).toBe('chat-stateful-chat-example-com');
-    expect(certificateName('chat-stateless', 'chat.example.com')).not.toBe(certificateName('chat-stateful', 'chat.example.com'));
+    expect(certificateName('chat-stateless', 'chat.example.com')).not.toBe(
+      certificateName('chat-stateful', 'chat.example.com'),
+    );
     expect(certificateName('chat-x', 'a.example.com')).not.toBe(certificateName('chat-x', 'b.example.com'));
   });
 });

@@ -76,7 +76,9 @@ function unwrapSecrets(value: any, at: string, found: string[]): any {
       found.push(at);
       return unwrapSecrets(value.value, at, []);
     }
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v, at ? `${at}.${k}` : k, found)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v, at ? `${at}.${k}` : k, found)]),
+    );
   }
   return value;
 }
@@ -104,7 +106,11 @@ function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
         status: 'running',
       };
     case 'digitalocean:index/containerRegistry:ContainerRegistry':
-      return { ...inputs, endpoint: `registry.digitalocean.com/${inputs.name}`, serverUrl: 'registry.digitalocean.com' };
+      return {
+        ...inputs,
+        endpoint: `registry.digitalocean.com/${inputs.name}`,
+        serverUrl: 'registry.digitalocean.com',
+      };
     case 'digitalocean:index/containerRegistryDockerCredentials:ContainerRegistryDockerCredentials': {
       const who = inputs.write ? 'push' : 'pull';
       const auth = Buffer.from(`${who}-user:${who}-secret`).toString('base64');
@@ -148,7 +154,12 @@ function fakeCall(args: pulumi.runtime.MockCallArgs): Record<string, any> {
     case 'digitalocean:index/getKubernetesVersions:getKubernetesVersions': {
       const all = ['1.34.1-do.0', '1.33.5-do.1', '1.32.9-do.2'];
       const valid = all.filter((v) => !args.inputs.versionPrefix || v.startsWith(args.inputs.versionPrefix));
-      return { id: 'versions', latestVersion: valid[0] ?? '', validVersions: valid, versionPrefix: args.inputs.versionPrefix };
+      return {
+        id: 'versions',
+        latestVersion: valid[0] ?? '',
+        validVersions: valid,
+        versionPrefix: args.inputs.versionPrefix,
+      };
     }
     case 'digitalocean:index/getContainerRegistry:getContainerRegistry':
       return {
@@ -178,7 +189,14 @@ export function installMocks(stack: string, config: Record<string, string>) {
       newResource(args) {
         const secretPaths: string[] = [];
         const inputs = unwrapSecrets(args.inputs, '', secretPaths);
-        resources.push({ type: args.type, name: args.name, inputs, secretPaths, provider: args.provider, custom: args.custom });
+        resources.push({
+          type: args.type,
+          name: args.name,
+          inputs,
+          secretPaths,
+          provider: args.provider,
+          custom: args.custom,
+        });
         return { id: `${args.name}-id`, state: fakeState({ ...args, inputs }) };
       },
       call(args) {
@@ -261,7 +279,10 @@ export async function runProgram(
       }
       return found[0];
     },
-    k8sObjects: () => resources.filter((r) => r.type.startsWith('kubernetes:') && r.custom !== false && !r.type.startsWith('pulumi:')).map((r) => r.inputs),
+    k8sObjects: () =>
+      resources
+        .filter((r) => r.type.startsWith('kubernetes:') && r.custom !== false && !r.type.startsWith('pulumi:'))
+        .map((r) => r.inputs),
   };
 }
 

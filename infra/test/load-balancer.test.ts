@@ -58,15 +58,22 @@ describe('chat-app-lb resource options', () => {
 
   it('does not replace any other object on such a change', () => {
     for (const a of seen.filter((x) => x !== service())) {
-      expect({ name: a.name, replaceOnChanges: a.opts.replaceOnChanges }).toEqual({ name: a.name, replaceOnChanges: undefined });
+      expect({ name: a.name, replaceOnChanges: a.opts.replaceOnChanges }).toEqual({
+        name: a.name,
+        replaceOnChanges: undefined,
+      });
     }
   });
 });
 
 describe('loadBalancerIPv4', () => {
   it('takes the IPv4 address of a dual-stack balancer, whichever order the status lists them in', () => {
-    expect(loadBalancerIPv4({ loadBalancer: { ingress: [{ ip: '203.0.113.10' }, { ip: '2001:db8::1' }] } } as any)).toBe('203.0.113.10');
-    expect(loadBalancerIPv4({ loadBalancer: { ingress: [{ ip: '2001:db8::1' }, { ip: '203.0.113.10' }] } } as any)).toBe('203.0.113.10');
+    expect(
+      loadBalancerIPv4({ loadBalancer: { ingress: [{ ip: '203.0.113.10' }, { ip: '2001:db8::1' }] } } as any),
+    ).toBe('203.0.113.10');
+    expect(
+      loadBalancerIPv4({ loadBalancer: { ingress: [{ ip: '2001:db8::1' }, { ip: '203.0.113.10' }] } } as any),
+    ).toBe('203.0.113.10');
   });
 
   it('is null while the balancer reports no IPv4 address', () => {

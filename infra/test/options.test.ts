@@ -124,7 +124,11 @@ describe('chat:registry', () => {
     const r = await run('stateless', {
       'chat:registry': JSON.stringify({ name: 'my-chat-registry', tier: 'basic', region: 'fra1' }),
     });
-    expect(r.one(T.registry).inputs).toMatchObject({ name: 'my-chat-registry', subscriptionTierSlug: 'basic', region: 'fra1' });
+    expect(r.one(T.registry).inputs).toMatchObject({
+      name: 'my-chat-registry',
+      subscriptionTierSlug: 'basic',
+      region: 'fra1',
+    });
     expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/my-chat-registry/chat:latest');
     expect(r.byType('random:index/randomString:RandomString')).toHaveLength(0);
   });
@@ -174,7 +178,12 @@ describe('cluster options', () => {
 
   it('minNodes and maxNodes turn on autoscaling of the workers pool', async () => {
     const r = await run('stateless', { 'chat:minNodes': '2', 'chat:maxNodes': '5' });
-    expect(r.one(T.nodePool, 'workers').inputs).toMatchObject({ autoScale: true, minNodes: 2, maxNodes: 5, nodeCount: 2 });
+    expect(r.one(T.nodePool, 'workers').inputs).toMatchObject({
+      autoScale: true,
+      minNodes: 2,
+      maxNodes: 5,
+      nodeCount: 2,
+    });
     expect(r.one(T.cluster).inputs.nodePool).toMatchObject({ autoScale: false, nodeCount: 1 });
   });
 });
@@ -232,7 +241,11 @@ describe('Redis and chat options', () => {
   });
 
   it('replicas, history limit and rate limit reach the chat deployment', async () => {
-    const r = await run('stateless', { 'chat:appReplicas': '3', 'chat:historyLimit': '250', 'chat:rateLimitPerMin': '0' });
+    const r = await run('stateless', {
+      'chat:appReplicas': '3',
+      'chat:historyLimit': '250',
+      'chat:rateLimitPerMin': '0',
+    });
     const chat = r.one(T.deployment, 'chat-app-deployment');
     expect(chat.inputs.spec.replicas).toBe(3);
     const env = Object.fromEntries(chatContainer(chat).env.map((e: any) => [e.name, e.value]));
@@ -288,7 +301,9 @@ describe('config changes that the provider would turn into a new cluster', () =>
     expect(stateless.rec.of('cluster').protect).toBe(false);
     expect([...stateless.rec.byName.values()].filter((o) => o.protect)).toEqual([]);
     // The switch back to memory-only says how to lift the protection it would otherwise hit.
-    expect((stateful.r.outputs.experiment as Record<string, string>).switch).toMatch(/^pulumi state unprotect --all --yes && /);
+    expect((stateful.r.outputs.experiment as Record<string, string>).switch).toMatch(
+      /^pulumi state unprotect --all --yes && /,
+    );
   });
 
   it('Kubernetes objects wait for the workers pool (and go before it on destroy)', async () => {
@@ -305,13 +320,19 @@ describe('config changes that the provider would turn into a new cluster', () =>
   it('later pulumi ups keep the version the cluster runs, although DOKS offers newer patches', async () => {
     liveClusters.set('chat-stateless', { version: '1.33.2-do.0' });
     expect((await run('stateless', {})).one(T.cluster).inputs.version).toBe('1.33.2-do.0');
-    expect((await run('stateless', { 'chat:kubernetesVersion': '1.33' })).one(T.cluster).inputs.version).toBe('1.33.2-do.0');
+    expect((await run('stateless', { 'chat:kubernetesVersion': '1.33' })).one(T.cluster).inputs.version).toBe(
+      '1.33.2-do.0',
+    );
   });
 
   it('a chat:kubernetesVersion the running version does not match upgrades to its newest', async () => {
     liveClusters.set('chat-stateless', { version: '1.33.2-do.0' });
-    expect((await run('stateless', { 'chat:kubernetesVersion': '1.34' })).one(T.cluster).inputs.version).toBe('1.34.1-do.0');
-    expect((await run('stateless', { 'chat:kubernetesVersion': '1.33.5' })).one(T.cluster).inputs.version).toBe('1.33.5-do.1');
+    expect((await run('stateless', { 'chat:kubernetesVersion': '1.34' })).one(T.cluster).inputs.version).toBe(
+      '1.34.1-do.0',
+    );
+    expect((await run('stateless', { 'chat:kubernetesVersion': '1.33.5' })).one(T.cluster).inputs.version).toBe(
+      '1.33.5-do.1',
+    );
   });
 
   it('chooseVersion refuses a version older than the running one (the provider would replace the cluster)', () => {

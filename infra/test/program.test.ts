@@ -28,7 +28,16 @@ describe('infra/index.ts', () => {
       return mod;
     });
     expect(Object.keys(r.outputs)).toEqual(
-      expect.arrayContaining(['url', 'loadBalancerIp', 'kubeconfig', 'clusterName', 'registryEndpoint', 'image', 'persistence', 'experiment']),
+      expect.arrayContaining([
+        'url',
+        'loadBalancerIp',
+        'kubeconfig',
+        'clusterName',
+        'registryEndpoint',
+        'image',
+        'persistence',
+        'experiment',
+      ]),
     );
     expect(r.outputs.url).toBe('http://203.0.113.10');
     expect(r.outputs.loadBalancerIp).toBe('203.0.113.10');

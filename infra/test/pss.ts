@@ -26,7 +26,14 @@ const SAFE_SYSCTLS = new Set([
   'net.ipv4.tcp_keepalive_intvl',
   'net.ipv4.tcp_keepalive_probes',
 ]);
-const SELINUX_TYPES = new Set([undefined, '', 'container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t']);
+const SELINUX_TYPES = new Set([
+  undefined,
+  '',
+  'container_t',
+  'container_init_t',
+  'container_kvm_t',
+  'container_engine_t',
+]);
 
 export function restrictedViolations(pod: any): string[] {
   const v: string[] = [];
@@ -49,12 +56,14 @@ export function restrictedViolations(pod: any): string[] {
   if (!SELINUX_TYPES.has(psc.seLinuxOptions?.type) || psc.seLinuxOptions?.user || psc.seLinuxOptions?.role) {
     v.push('pod seLinuxOptions not allowed');
   }
-  if (psc.appArmorProfile && !['RuntimeDefault', 'Localhost'].includes(psc.appArmorProfile.type)) v.push('pod appArmorProfile not allowed');
+  if (psc.appArmorProfile && !['RuntimeDefault', 'Localhost'].includes(psc.appArmorProfile.type))
+    v.push('pod appArmorProfile not allowed');
 
   // Restricted, pod level
   if (psc.runAsUser === 0) v.push('pod runAsUser must not be 0');
   const podSeccomp = psc.seccompProfile?.type;
-  if (podSeccomp !== undefined && !['RuntimeDefault', 'Localhost'].includes(podSeccomp)) v.push(`pod seccompProfile ${podSeccomp}`);
+  if (podSeccomp !== undefined && !['RuntimeDefault', 'Localhost'].includes(podSeccomp))
+    v.push(`pod seccompProfile ${podSeccomp}`);
 
   for (const c of containers) {
     const where = `${c._kind} ${c.name}`;
@@ -66,17 +75,20 @@ export function restrictedViolations(pod: any): string[] {
     if (!SELINUX_TYPES.has(sc.seLinuxOptions?.type) || sc.seLinuxOptions?.user || sc.seLinuxOptions?.role) {
       v.push(`${where}: seLinuxOptions not allowed`);
     }
-    if (sc.appArmorProfile && !['RuntimeDefault', 'Localhost'].includes(sc.appArmorProfile.type)) v.push(`${where}: appArmorProfile`);
+    if (sc.appArmorProfile && !['RuntimeDefault', 'Localhost'].includes(sc.appArmorProfile.type))
+      v.push(`${where}: appArmorProfile`);
 
     if (sc.allowPrivilegeEscalation !== false) v.push(`${where}: allowPrivilegeEscalation must be false`);
     const nonRoot = sc.runAsNonRoot ?? psc.runAsNonRoot;
     if (nonRoot !== true) v.push(`${where}: runAsNonRoot must be true (pod or container)`);
     if (sc.runAsUser === 0) v.push(`${where}: runAsUser must not be 0`);
     const seccomp = sc.seccompProfile?.type ?? podSeccomp;
-    if (!['RuntimeDefault', 'Localhost'].includes(seccomp)) v.push(`${where}: seccompProfile must be RuntimeDefault or Localhost`);
+    if (!['RuntimeDefault', 'Localhost'].includes(seccomp))
+      v.push(`${where}: seccompProfile must be RuntimeDefault or Localhost`);
     const drop: string[] = sc.capabilities?.drop ?? [];
     if (!drop.includes('ALL')) v.push(`${where}: capabilities must drop ALL`);
-    for (const cap of sc.capabilities?.add ?? []) if (cap !== 'NET_BIND_SERVICE') v.push(`${where}: adds capability ${cap}`);
+    for (const cap of sc.capabilities?.add ?? [])
+      if (cap !== 'NET_BIND_SERVICE') v.push(`${where}: adds capability ${cap}`);
   }
   return v;
 }

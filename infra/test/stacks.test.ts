@@ -11,7 +11,6 @@ import { FAKE_DIGEST, FAKE_DO_TOKEN, FAKE_LB_IP, isSecretAt, Recorded, runProgra
 import { validateK8sObject } from './k8s-schema';
 import { podSpecsOf, restrictedViolations } from './pss';
 
-
 const run = (stack: string) => runProgram(stack, () => createStack(loadConfig()) as unknown as Record<string, unknown>);
 
 const container = (d: Recorded, name: string) => {
@@ -19,7 +18,8 @@ const container = (d: Recorded, name: string) => {
   if (!c) throw new Error(`no container ${name} in ${d.name}`);
   return c;
 };
-const envOf = (c: any): Record<string, any> => Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+const envOf = (c: any): Record<string, any> =>
+  Object.fromEntries(c.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
 
 const stacks: Record<string, RunResult> = {};
 beforeAll(async () => {
@@ -32,7 +32,9 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
   const r = () => stacks[stack];
 
   it('creates the tutorial objects with their exact names, and nothing auto-named', () => {
-    const names = r().k8sObjects().map((o) => `${o.kind}/${o.metadata.name}`);
+    const names = r()
+      .k8sObjects()
+      .map((o) => `${o.kind}/${o.metadata.name}`);
     expect(names).toEqual(
       expect.arrayContaining([
         'Deployment/redis-deployment',
@@ -84,7 +86,8 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
   it('every pod spec meets the restricted Pod Security Standard', () => {
     const pods = r().k8sObjects().flatMap(podSpecsOf);
     expect(pods.map((p) => p.where).sort()).toEqual(['Deployment/chat-app-deployment', 'Deployment/redis-deployment']);
-    for (const p of pods) expect({ where: p.where, violations: restrictedViolations(p.spec) }).toEqual({ where: p.where, violations: [] });
+    for (const p of pods)
+      expect({ where: p.where, violations: restrictedViolations(p.spec) }).toEqual({ where: p.where, violations: [] });
     for (const p of pods) expect(p.spec.automountServiceAccountToken).toBe(false);
   });
 
@@ -101,7 +104,9 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     const provider = r().one(T.provider, 'k8s');
     expect(provider.inputs.enableServerSideApply).toBe('true');
     for (const res of r().resources.filter((x) => x.type.startsWith('kubernetes:'))) {
-      expect(res.provider).toMatch(/^urn:pulumi:[^:]+::chat::doks-chat:infra:Cluster\$pulumi:providers:kubernetes::k8s::/);
+      expect(res.provider).toMatch(
+        /^urn:pulumi:[^:]+::chat::doks-chat:infra:Cluster\$pulumi:providers:kubernetes::k8s::/,
+      );
     }
     const k8sUrns = r().urns.filter((u) => u.includes('$kubernetes:'));
     expect(k8sUrns.length).toBeGreaterThanOrEqual(8);
@@ -155,9 +160,15 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     expect(image.imageName).toBe('registry.digitalocean.com/doks-chat-x1y2z3/chat:latest');
     expect(image.build).toEqual({ context: '.', dockerfile: 'app/Dockerfile', platform: 'linux/amd64' });
     // Pushed with the write credentials DigitalOcean issued, not the host's docker login.
-    expect(image.registry).toEqual({ server: 'registry.digitalocean.com', username: 'push-user', password: 'push-secret' });
+    expect(image.registry).toEqual({
+      server: 'registry.digitalocean.com',
+      username: 'push-user',
+      password: 'push-secret',
+    });
     expect(isSecretAt(r().one(T.image), 'registry.password')).toBe(true);
-    const creds = r().byType(T.credentials).map((c) => c.inputs);
+    const creds = r()
+      .byType(T.credentials)
+      .map((c) => c.inputs);
     expect(creds).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ registryName: 'doks-chat-x1y2z3', write: true }),
@@ -221,9 +232,16 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
   it('spreads chat replicas across nodes and limits voluntary disruption to one', () => {
     const spec = r().one(T.deployment, 'chat-app-deployment').inputs.spec;
     expect(spec.template.spec.topologySpreadConstraints).toEqual([
-      expect.objectContaining({ topologyKey: 'kubernetes.io/hostname', maxSkew: 1, labelSelector: { matchLabels: { app: 'chat-app' } } }),
+      expect.objectContaining({
+        topologyKey: 'kubernetes.io/hostname',
+        maxSkew: 1,
+        labelSelector: { matchLabels: { app: 'chat-app' } },
+      }),
     ]);
-    expect(r().one(T.pdb, 'chat-app-pdb').inputs.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: { app: 'chat-app' } } });
+    expect(r().one(T.pdb, 'chat-app-pdb').inputs.spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: { app: 'chat-app' } },
+    });
   });
 
   it('exposes the chat on port 80 of an HTTP (REGIONAL) DigitalOcean load balancer', () => {
@@ -276,7 +294,13 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     expect(redis.command.slice(-1)).toEqual(['redis-server']);
     expect(redis.args.slice(-2)).toEqual(['--requirepass', '$(REDIS_PASSWORD)']);
     expect(envOf(redis).REDIS_PASSWORD).toEqual({ secretKeyRef: { name: 'redis-auth', key: 'password' } });
-    expect(JSON.stringify(r().k8sObjects().filter((o) => o.kind !== 'Secret'))).not.toContain('generated-redis-password');
+    expect(
+      JSON.stringify(
+        r()
+          .k8sObjects()
+          .filter((o) => o.kind !== 'Secret'),
+      ),
+    ).not.toContain('generated-redis-password');
   });
 
   it('runs a pinned Redis 7 alpine image as uid 999 with liveness, readiness and startup probes', () => {
@@ -284,7 +308,11 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     const redis = container(d, 'redis');
     expect(redis.image).toMatch(/^redis:7\.\d+\.\d+-alpine$/);
     expect(d.inputs.spec.replicas).toBe(1);
-    expect(d.inputs.spec.template.spec.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, runAsNonRoot: true });
+    expect(d.inputs.spec.template.spec.securityContext).toMatchObject({
+      runAsUser: 999,
+      runAsGroup: 999,
+      runAsNonRoot: true,
+    });
     expect(redis.securityContext.readOnlyRootFilesystem).toBe(true);
     for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
       expect(redis[probe].exec.command.join(' ')).toContain('redis-cli');
@@ -299,14 +327,27 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     expect(np).toEqual({
       podSelector: { matchLabels: { app: 'redis' } },
       policyTypes: ['Ingress'],
-      ingress: [{ from: [{ podSelector: { matchLabels: { app: 'chat-app' } } }], ports: [{ protocol: 'TCP', port: 6379 }] }],
+      ingress: [
+        { from: [{ podSelector: { matchLabels: { app: 'chat-app' } } }], ports: [{ protocol: 'TCP', port: 6379 }] },
+      ],
     });
   });
 
   it('exports the outputs the README and the experiment use', () => {
     const o = r().outputs;
     expect(Object.keys(o).sort()).toEqual(
-      ['appendfsync', 'clusterName', 'experiment', 'image', 'kubeconfig', 'loadBalancerIp', 'persistence', 'redisCommand', 'registryEndpoint', 'url'].sort(),
+      [
+        'appendfsync',
+        'clusterName',
+        'experiment',
+        'image',
+        'kubeconfig',
+        'loadBalancerIp',
+        'persistence',
+        'redisCommand',
+        'registryEndpoint',
+        'url',
+      ].sort(),
     );
     expect(o.loadBalancerIp).toBe(FAKE_LB_IP);
     expect(o.clusterName).toBe(`chat-${stack}`);
@@ -365,7 +406,9 @@ describe('stateful: Redis with an append-only file on a volume (phase 2)', () =>
   it('mounts the claim at /data and writes the append-only file there with the configured fsync', () => {
     const d = r().one(T.deployment, 'redis-deployment');
     const redis = container(d, 'redis');
-    expect(d.inputs.spec.template.spec.volumes).toEqual([{ name: 'redis-data', persistentVolumeClaim: { claimName: 'redis-pvc' } }]);
+    expect(d.inputs.spec.template.spec.volumes).toEqual([
+      { name: 'redis-data', persistentVolumeClaim: { claimName: 'redis-pvc' } },
+    ]);
     expect(redis.volumeMounts).toEqual([{ name: 'redis-data', mountPath: '/data' }]);
     expect(redis.args.slice(0, 4)).toEqual(['--appendonly', 'yes', '--appendfsync', 'everysec']);
     expect(redis.args.slice(0, 4)).toEqual(redisPlan(true, 'everysec').args);
@@ -396,7 +439,9 @@ describe('stateful: Redis with an append-only file on a volume (phase 2)', () =>
   });
 
   it('hands the volume to group 999 so non-root Redis can create appendonlydir', () => {
-    expect(r().one(T.deployment, 'redis-deployment').inputs.spec.template.spec.securityContext).toMatchObject({ fsGroup: 999 });
+    expect(r().one(T.deployment, 'redis-deployment').inputs.spec.template.spec.securityContext).toMatchObject({
+      fsGroup: 999,
+    });
   });
 
   it('gives a long append-only file at least ten minutes to load before liveness applies', () => {
@@ -413,9 +458,13 @@ describe('stateful: Redis with an append-only file on a volume (phase 2)', () =>
 
 describe('switching persistence on one stack', () => {
   it('keeps every name, so `pulumi config set chat:persistence true` updates in place and only adds the claim', async () => {
-    const flipped = await runProgram('stateless', () => createStack(loadConfig()) as unknown as Record<string, unknown>, {
-      'chat:persistence': 'true',
-    });
+    const flipped = await runProgram(
+      'stateless',
+      () => createStack(loadConfig()) as unknown as Record<string, unknown>,
+      {
+        'chat:persistence': 'true',
+      },
+    );
     const key = (x: Recorded) => `${x.type}::${x.name}`;
     const before = new Set(stacks.stateless.resources.map(key));
     const after = new Set(flipped.resources.map(key));

@@ -9,5 +9,8 @@ import path from 'node:path';
 export function aofText(redisDir: string): string {
   const dir = path.join(redisDir, 'appendonlydir');
   if (!fs.existsSync(dir)) return '';
-  return fs.readdirSync(dir).map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('');
+  return fs
+    .readdirSync(dir)
+    .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))
+    .join('');
 }

@@ -62,7 +62,14 @@ export function dockerignore(text: string): (relPath: string) => boolean {
       const pattern = path.posix.normalize((negate ? l.slice(1) : l).replace(/^\/+/, ''));
       const re = pattern
         .split('/')
-        .map((seg) => (seg === '**' ? '.*' : seg.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+        .map((seg) =>
+          seg === '**'
+            ? '.*'
+            : seg
+                .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+                .replace(/\*/g, '[^/]*')
+                .replace(/\?/g, '[^/]'),
+        )
         .join('/')
         .replace(/\.\*\//g, '(?:.*/)?');
       return { negate, re: new RegExp(`^${re}(?:/.*)?$`) };

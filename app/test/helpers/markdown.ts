@@ -78,7 +78,8 @@ export function links(markdown: string): Link[] {
     if (line.inCode) continue;
     // Code spans are code (paired left to right), but a link's text may be one: [`src/`](src/).
     const text = line.text.replace(/`[^`]*`/g, (span, at: number, all: string) =>
-      all[at - 1] === '[' || all[at + span.length] === ']' ? span : '');
+      all[at - 1] === '[' || all[at + span.length] === ']' ? span : '',
+    );
     for (const m of text.matchAll(/!?\[((?:[^\]`]|`[^`]*`)*)\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) {
       out.push({ n: line.n, text: m[1], target: m[2] });
     }
@@ -143,7 +144,8 @@ export function npmCommands(markdown: string): NpmCommand[] {
   const logical: Line[] = [];
   for (const line of lines(markdown)) {
     const last = logical[logical.length - 1];
-    if (last?.inCode && line.inCode && /\\\s*$/.test(last.text)) last.text = `${last.text.replace(/\\\s*$/, '')} ${line.text.trim()}`;
+    if (last?.inCode && line.inCode && /\\\s*$/.test(last.text))
+      last.text = `${last.text.replace(/\\\s*$/, '')} ${line.text.trim()}`;
     else logical.push({ ...line });
   }
   for (const line of logical) {

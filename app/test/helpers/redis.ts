@@ -19,7 +19,9 @@ export interface TestRedis {
   dispose(): Promise<void>;
 }
 
-export async function startRedis(opts: { persistent?: boolean; extraArgs?: string[]; password?: string; port?: number } = {}): Promise<TestRedis> {
+export async function startRedis(
+  opts: { persistent?: boolean; extraArgs?: string[]; password?: string; port?: number } = {},
+): Promise<TestRedis> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-test-redis-'));
   const server = new RedisServer({
     plan: redisPlan(!!opts.persistent, 'always'),

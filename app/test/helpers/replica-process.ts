@@ -22,7 +22,14 @@ export async function spawnReplica(env: Record<string, string>, root = REPO_ROOT
   const port = Number(env.PORT ?? (await freePort()));
   const child = spawn(process.execPath, [main], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_PER_MIN: '0', ...env, PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_PER_MIN: '0',
+      ...env,
+      PORT: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -64,7 +71,10 @@ export async function spawnReplica(env: Record<string, string>, root = REPO_ROOT
 }
 
 /** Runs main.js with this env and resolves when it exits (for start-up failures). */
-export function runReplicaToExit(env: Record<string, string>, root = REPO_ROOT): Promise<{ code: number | null; output: string }> {
+export function runReplicaToExit(
+  env: Record<string, string>,
+  root = REPO_ROOT,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(root, 'dist', 'app', 'src', 'main.js')], {
       cwd: root,

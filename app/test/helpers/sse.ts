@@ -56,24 +56,28 @@ export class SseClient {
 
   private connect(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.req = http.get(this.url, { headers: { accept: 'text/event-stream', ...this.extraHeaders }, agent: false }, (res) => {
-        this.status = res.statusCode ?? 0;
-        this.headers = res.headers;
-        res.setEncoding('utf8');
-        let buf = '';
-        res.on('data', (chunk: string) => {
-          this.body += chunk;
-          buf += chunk;
-          let sep;
-          while ((sep = buf.indexOf('\n\n')) >= 0) {
-            this.parse(buf.slice(0, sep));
-            buf = buf.slice(sep + 2);
-          }
-        });
-        res.on('end', () => this.onEnd());
-        res.on('close', () => this.onEnd());
-        resolve();
-      });
+      this.req = http.get(
+        this.url,
+        { headers: { accept: 'text/event-stream', ...this.extraHeaders }, agent: false },
+        (res) => {
+          this.status = res.statusCode ?? 0;
+          this.headers = res.headers;
+          res.setEncoding('utf8');
+          let buf = '';
+          res.on('data', (chunk: string) => {
+            this.body += chunk;
+            buf += chunk;
+            let sep;
+            while ((sep = buf.indexOf('\n\n')) >= 0) {
+              this.parse(buf.slice(0, sep));
+              buf = buf.slice(sep + 2);
+            }
+          });
+          res.on('end', () => this.onEnd());
+          res.on('close', () => this.onEnd());
+          resolve();
+        },
+      );
       this.req.on('error', (err) => {
         this.onEnd();
         reject(err);
