@@ -11,6 +11,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
 import { APPENDFSYNC_VALUES, AppendFsync } from './persistence';
 import { HISTORY_LIMIT_MAX } from '../app/src/config';
+import { SNAPSHOT_ID } from './restore';
 
 export const CONFIG_NAMESPACE = 'chat';
 
@@ -57,6 +58,8 @@ export interface ChatConfig {
    * on the load balancer's IP.
    */
   domain?: { name: string; zone: string };
+  /** chat:restoreFrom: a DigitalOcean volume snapshot id redis-pvc is created from (see restore.ts). */
+  restoreFrom?: string;
 }
 
 /** One row per key: infra/README.md's configuration table is written from the same facts (a docs test holds them equal). */
@@ -81,6 +84,7 @@ export const CONFIG_KEYS = [
   'redisPassword',
   'domain',
   'dnsZone',
+  'restoreFrom',
 ] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -269,6 +273,36 @@ function parseStorageSize(raw: RawConfig, p: Problems): string | undefined {
   return v;
 }
 
+// --- chat:restoreFrom (one block, so it can move with the other declarations) ---
+/**
+ * A DigitalOcean volume snapshot id (a UUID, SNAPSHOT_ID in restore.ts); only on a stack
+ * with a volume: a memory-only stack has no redis-pvc to create from it.
+ */
+function parseRestoreFrom(raw: RawConfig, p: Problems, persistence: boolean | undefined): string | undefined {
+  const v = raw.get('restoreFrom');
+  if (v === undefined) return undefined;
+  if (!SNAPSHOT_ID.test(v)) {
+    p.add(
+      'restoreFrom',
+      'the id of a DigitalOcean volume snapshot, a UUID such as 92b46522-4798-4544-9d33-8b74ea56adb7 ' +
+        '(`npm run backup -- --stack <stack> --target cluster --list` shows them)',
+      v,
+    );
+    return undefined;
+  }
+  if (persistence === false) {
+    p.add(
+      'restoreFrom',
+      'set only on a stack with chat:persistence true: a memory-only stack has no redis-pvc to restore into ' +
+        '(`pulumi config set chat:persistence true`, or `pulumi config rm chat:restoreFrom`)',
+      v,
+    );
+    return undefined;
+  }
+  return v;
+}
+// --- end chat:restoreFrom ---
+
 export interface LoadOptions {
   raw?: RawConfig;
   stack?: string;
@@ -404,6 +438,8 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
     }
   }
 
+  const restoreFrom = parseRestoreFrom(raw, p, persistence);
+
   const minSet = raw.get('minNodes') !== undefined;
   const maxSet = raw.get('maxNodes') !== undefined;
   if (minSet !== maxSet) {
@@ -470,5 +506,6 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
     redisPassword: redisPasswordRaw === undefined ? undefined : pulumi.secret(redisPasswordRaw),
     doToken,
     domain,
+    restoreFrom,
   };
 }

@@ -14,6 +14,7 @@ import { DnsName, HttpsCertificate } from './domain';
 import { ChatImage } from './image';
 import { NAMES } from './k8s-common';
 import { Redis } from './redis';
+import { previousOutputs } from './restore';
 
 export interface StackOutputs {
   /** https://<chat:domain>, else http://<load balancer IP>. */
@@ -31,6 +32,8 @@ export interface StackOutputs {
   appendfsync: string | null;
   redisCommand: string;
   experiment: Record<string, string>;
+  /** chat:restoreFrom when redis-pvc was created from it, else null (restore.ts reads it back). */
+  restoredFrom: string | null;
 }
 
 /** The tutorial's experiment, as commands for this stack. */
@@ -113,6 +116,10 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
       storageSize: cfg.redisStorageSize,
       password: cfg.redisPassword,
       protect,
+      restore:
+        cfg.restoreFrom !== undefined && cfg.persistence
+          ? { snapshotId: cfg.restoreFrom, previous: previousOutputs(opts), stack: cfg.stack }
+          : undefined,
     },
     opts,
   );
@@ -155,5 +162,6 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
     appendfsync: cfg.persistence ? cfg.appendfsync : null,
     redisCommand: redis.commandLine,
     experiment: experimentCommands(cfg.persistence),
+    restoredFrom: cfg.persistence ? (cfg.restoreFrom ?? null) : null,
   };
 }
