@@ -11,7 +11,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
 import { APPENDFSYNC_VALUES, AppendFsync } from './persistence';
 import { HISTORY_LIMIT_MAX } from '../app/src/config';
-import { SNAPSHOT_ID } from './restore';
+import { SNAPSHOT_ID } from './snapshot-objects';
 
 export const CONFIG_NAMESPACE = 'chat';
 

@@ -12,54 +12,10 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 
-/** csi-digitalocean's driver name: driver/driver.go `DefaultDriverName`. */
-export const DO_CSI_DRIVER = 'dobs.csi.digitalocean.com';
-/**
- * The VolumeSnapshotClass csi-digitalocean ships (and DOKS installs), driver
- * dobs.csi.digitalocean.com, deletionPolicy Delete: deploy/kubernetes/releases/
- * csi-digitalocean-v4.16.0/driver.yaml `kind: VolumeSnapshotClass`, name do-block-storage.
- * An imported content carries its own deletionPolicy (Retain below), so the class's Delete
- * never applies to it.
- */
-export const DO_SNAPSHOT_CLASS = 'do-block-storage';
-export const SNAPSHOT_API_VERSION = 'snapshot.storage.k8s.io/v1';
+import { DO_SNAPSHOT_CLASS, RESTORE_NAMES, snapshotContentObject, volumeSnapshotObject } from './snapshot-objects';
 
-/** Names of the two snapshot objects a restore creates. */
-export const RESTORE_NAMES = { content: 'redis-restore-content', snapshot: 'redis-restore' } as const;
-
-/**
- * DigitalOcean volume snapshot ids are UUIDs (csi-digitalocean examples/kubernetes/
- * import-snapshot: `92b46522-4798-4544-9d33-8b74ea56adb7`); Droplet snapshots have numeric
- * ids and cannot become a volume.
- */
-export const SNAPSHOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** The pre-provisioned VolumeSnapshotContent: the snapshot by its id, kept when the objects go (Retain). */
-export function snapshotContentObject(snapshotId: string, content: string, snapshot: string, namespace: string) {
-  return {
-    apiVersion: SNAPSHOT_API_VERSION,
-    kind: 'VolumeSnapshotContent',
-    metadata: { name: content },
-    spec: {
-      // Deleting the VolumeSnapshot (or this object) must never delete the backup itself.
-      deletionPolicy: 'Retain',
-      driver: DO_CSI_DRIVER,
-      source: { snapshotHandle: snapshotId },
-      volumeSnapshotClassName: DO_SNAPSHOT_CLASS,
-      volumeSnapshotRef: { name: snapshot, namespace },
-    },
-  };
-}
-
-/** The VolumeSnapshot bound to that content (the claim's dataSource names it). */
-export function volumeSnapshotObject(content: string, snapshot: string) {
-  return {
-    apiVersion: SNAPSHOT_API_VERSION,
-    kind: 'VolumeSnapshot',
-    metadata: { name: snapshot },
-    spec: { volumeSnapshotClassName: DO_SNAPSHOT_CLASS, source: { volumeSnapshotContentName: content } },
-  };
-}
+export { DO_CSI_DRIVER, DO_SNAPSHOT_CLASS, RESTORE_NAMES, SNAPSHOT_ID } from './snapshot-objects';
+export { snapshotContentObject, volumeSnapshotObject };
 
 /** What the last deployment of this stack exported (read through a StackReference to itself). */
 export interface PreviousOutputs {

@@ -15,6 +15,9 @@ import { ChatImage } from './image';
 import { NAMES } from './k8s-common';
 import { Redis } from './redis';
 import { previousOutputs } from './restore';
+import { instanceName } from './instance-name';
+
+export { instanceName };
 
 export interface StackOutputs {
   /** https://<chat:domain>, else http://<load balancer IP>. */
@@ -54,18 +57,6 @@ export function experimentCommands(persistent: boolean): Record<string, string> 
         'pulumi state unprotect --all --yes && pulumi config set chat:persistence false && pulumi up   # back to memory-only: deletes the volume'
       : 'pulumi config set chat:persistence true && pulumi up   # or: pulumi up -s stateful',
   };
-}
-
-/**
- * `chat-<stack>`: names the cluster and the load balancer, labels the pods. Stack names may
- * hold capitals, dots and underscores, which DigitalOcean names and label values may not.
- */
-export function instanceName(stack: string): string {
-  const slug = stack
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-  return `chat-${slug || 'stack'}`.slice(0, 63).replace(/-+$/, '');
 }
 
 /**
