@@ -1,7 +1,7 @@
 /**
  * The snapshot.storage.k8s.io objects of a restore, and the names they rely on, as plain
  * data: the Pulumi program (restore.ts) and `npm run backup` (app/backup) both build them.
- * No imports on purpose: the backup command uses it without loading Pulumi.
+ * It loads no Pulumi: the backup command uses it too.
  */
 
 /** csi-digitalocean's driver name: driver/driver.go `DefaultDriverName`. */
@@ -19,12 +19,8 @@ export const SNAPSHOT_API_VERSION = 'snapshot.storage.k8s.io/v1';
 /** Names of the two snapshot objects a restore creates. */
 export const RESTORE_NAMES = { content: 'redis-restore-content', snapshot: 'redis-restore' } as const;
 
-/**
- * DigitalOcean volume snapshot ids are UUIDs (csi-digitalocean examples/kubernetes/
- * import-snapshot: `92b46522-4798-4544-9d33-8b74ea56adb7`); Droplet snapshots have numeric
- * ids and cannot become a volume.
- */
-export const SNAPSHOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A DigitalOcean volume snapshot id, as chat:restoreFrom takes it (declared with the setting). */
+export { VOLUME_SNAPSHOT_ID as SNAPSHOT_ID } from '../app/src/stack-settings';
 
 /** The pre-provisioned VolumeSnapshotContent: the snapshot by its id, kept when the objects go (Retain). */
 export function snapshotContentObject(snapshotId: string, content: string, snapshot: string, namespace: string) {
