@@ -24,3 +24,5 @@ export const appendfsync = stack.appendfsync;
 export const redisCommand = stack.redisCommand;
 /** The experiment's commands for this stack. */
 export const experiment = stack.experiment;
+/** The snapshot redis-pvc was created from (chat:restoreFrom), else null. */
+export const restoredFrom = stack.restoredFrom;

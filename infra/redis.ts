@@ -19,6 +19,7 @@ import {
   restrictedContainer,
   restrictedPod,
 } from './k8s-common';
+import { restoreSource, type RestoreArgs } from './restore';
 
 /** Pinned Redis 7 (7.4.6 carries the fix for CVE-2025-49844); alpine for a small image. */
 export const REDIS_IMAGE = 'redis:7.4.6-alpine';
@@ -50,6 +51,8 @@ export interface RedisArgs {
    * `pulumi state unprotect`.
    */
   protect?: boolean;
+  /** chat:restoreFrom: redis-pvc starts from this DigitalOcean volume snapshot (see restore.ts). */
+  restore?: Omit<RestoreArgs, 'provider'>;
 }
 
 /**
@@ -105,6 +108,7 @@ export class Redis extends pulumi.ComponentResource {
     const volumes: k8s.types.input.core.v1.Volume[] = [];
     const volumeMounts: k8s.types.input.core.v1.VolumeMount[] = [];
     if (this.plan.needsVolume) {
+      const dataSource = args.restore ? restoreSource(this, { ...args.restore, provider: args.provider }) : undefined;
       const pvc = new k8s.core.v1.PersistentVolumeClaim(
         NAMES.redisPvc,
         {
@@ -114,9 +118,13 @@ export class Redis extends pulumi.ComponentResource {
             accessModes: ['ReadWriteOnce'],
             storageClassName: args.storageClass,
             resources: { requests: { storage: args.storageSize } },
+            dataSource,
           },
         },
-        { ...child, protect: args.protect ?? false },
+        // A claim's dataSource is fixed at creation (the API server refuses a change), and
+        // Kubernetes fills dataSourceRef from it: neither is a diff once the claim exists, also
+        // after chat:restoreFrom is unset.
+        { ...child, protect: args.protect ?? false, ignoreChanges: ['spec.dataSource', 'spec.dataSourceRef'] },
       );
       dependsOn.push(pvc);
       volumes.push({ name: 'redis-data', persistentVolumeClaim: { claimName: NAMES.redisPvc } });

@@ -119,6 +119,20 @@ export function domainOf(given: Partial<StackSettings>): { name: string; zone: s
 }
 
 const RULES: Rule[] = [
+  // A memory-only stack has no redis-pvc to create from a snapshot.
+  function restoreFrom(given, isSet, problems) {
+    if (isSet('restoreFrom') && given.persistence === false) {
+      problems.push(
+        problem(
+          full('restoreFrom'),
+          'set only on a stack with chat:persistence true: a memory-only stack has no redis-pvc to restore into ' +
+            '(`pulumi config set chat:persistence true`, or `pulumi config rm chat:restoreFrom`)',
+          given.restoreFrom,
+        ),
+      );
+    }
+  },
+
   function autoscaling(given, isSet, problems) {
     if (isSet('minNodes') !== isSet('maxNodes')) {
       const [missing, set] = isSet('minNodes')

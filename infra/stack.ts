@@ -14,6 +14,10 @@ import { DnsName, HttpsCertificate } from './domain';
 import { ChatImage } from './image';
 import { NAMES } from './k8s-common';
 import { Redis } from './redis';
+import { previousOutputs } from './restore';
+import { instanceName } from './instance-name';
+
+export { instanceName };
 
 export interface StackOutputs {
   /** https://<chat:domain>, else http://<load balancer IP>. */
@@ -31,6 +35,8 @@ export interface StackOutputs {
   appendfsync: string | null;
   redisCommand: string;
   experiment: Record<string, string>;
+  /** chat:restoreFrom when redis-pvc was created from it, else null (restore.ts reads it back). */
+  restoredFrom: string | null;
 }
 
 /** The tutorial's experiment, as commands for this stack. */
@@ -51,18 +57,6 @@ export function experimentCommands(persistent: boolean): Record<string, string> 
         'pulumi state unprotect --all --yes && pulumi config set chat:persistence false && pulumi up   # back to memory-only: deletes the volume'
       : 'pulumi config set chat:persistence true && pulumi up   # or: pulumi up -s stateful',
   };
-}
-
-/**
- * `chat-<stack>`: names the cluster and the load balancer, labels the pods. Stack names may
- * hold capitals, dots and underscores, which DigitalOcean names and label values may not.
- */
-export function instanceName(stack: string): string {
-  const slug = stack
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/^-+|-+$/g, '');
-  return `chat-${slug || 'stack'}`.slice(0, 63).replace(/-+$/, '');
 }
 
 /**
@@ -113,6 +107,10 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
       storageSize: cfg.redisStorageSize,
       password: cfg.redisPassword,
       protect,
+      restore:
+        cfg.restoreFrom !== undefined && cfg.persistence
+          ? { snapshotId: cfg.restoreFrom, previous: previousOutputs(opts), stack: cfg.stack }
+          : undefined,
     },
     opts,
   );
@@ -155,5 +153,6 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
     appendfsync: cfg.persistence ? cfg.appendfsync : null,
     redisCommand: redis.commandLine,
     experiment: experimentCommands(cfg.persistence),
+    restoredFrom: cfg.persistence ? (cfg.restoreFrom ?? null) : null,
   };
 }

@@ -35,6 +35,8 @@ export interface ExperimentOptions {
   /** Path of a kubeconfig file. */
   kubeconfig?: string;
   namespace: string;
+  /** --fault volume-loss: backup, more posts, the data directory deleted, the backup restored (local, stateful). */
+  fault?: 'volume-loss';
   help: boolean;
 }
 
@@ -58,6 +60,10 @@ bad arguments.
   --json                       print one JSON summary as the last line of stdout
   --timeout S                  seconds to wait for recovery after each kill (default 60
                                local, 300 cluster)
+  --fault volume-loss          instead of a pod kill: post, take a backup (npm run backup),
+                               post more, delete Redis's data directory as pulumi destroy
+                               deletes the volume, restore the backup; everything acknowledged
+                               before the backup must be back (local target, stateful stack)
 
 Local target:
   --port P                     HTTP port of the local stack (default 0: a free port)
@@ -91,6 +97,7 @@ const FLAGS = new Set([
   'url',
   'kubeconfig',
   'namespace',
+  'fault',
   'help',
 ]);
 const BOOLEAN = new Set(['load', 'json', 'help']);
@@ -173,6 +180,16 @@ export function parseArgs(argv: readonly string[]): ExperimentOptions {
         '--appendfsync applies only to --stack stateful (the stateless stack writes no append-only file)',
       );
     }
+  }
+  if (v('fault') !== undefined) {
+    opts.fault = oneOf<'volume-loss'>('fault', v('fault')!, ['volume-loss']);
+    if (target !== 'local') throw new UsageError('--fault volume-loss runs on --target local only');
+    if (stack !== 'stateful') {
+      throw new UsageError(
+        '--fault volume-loss applies only to --stack stateful (a memory-only stack has nothing to back up)',
+      );
+    }
+    if (opts.load) throw new UsageError('--load does not apply to --fault volume-loss');
   }
   const nonEmpty = (flag: string) => {
     const s = v(flag);

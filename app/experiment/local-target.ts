@@ -5,6 +5,9 @@ import { redisCommandLine } from '../../infra/persistence';
 import { LocalStack, type LocalStackOptions } from '../local/stack';
 import type { ExperimentOptions } from './args';
 import { TargetError, type KillResult, type Target, type TargetInfo } from './target';
+import Redis from 'ioredis';
+import { ioredisAdmin } from '../backup/ioredis-admin';
+import { findLocalBackup, restoreLocalBackup, takeLocalBackup } from '../backup/local';
 
 /**
  * The local stack (what `npm start` runs: real redis-server with the pod's flags,
@@ -13,6 +16,7 @@ import { TargetError, type KillResult, type Target, type TargetInfo } from './ta
  * touches the `.local/<stack>` history of `npm start`.
  */
 export class LocalTarget implements Target {
+  // also a VolumeLossTarget (volume-loss.ts): backup() and loseVolumeAndRestore()
   readonly kind = 'local' as const;
   private stack?: LocalStack;
   private tempDir?: string;
@@ -42,7 +46,7 @@ export class LocalTarget implements Target {
     // batch plus ten seconds of the --load writer, with room to spare.
     const historyLimit = Math.min(
       10_000,
-      Math.max(1000, this.opts.messages + (this.opts.load ? this.opts.rate * 10 : 0) + 100),
+      Math.max(1000, 2 * this.opts.messages + (this.opts.load ? this.opts.rate * 10 : 0) + 100),
     );
     let stack: LocalStack;
     try {
@@ -82,6 +86,46 @@ export class LocalTarget implements Target {
     const kill = this.started().killRedis();
     this.killing = kill.catch(() => {});
     return kill;
+  }
+
+  /** `npm run backup` on the running Redis; backups go beside the data dir, never inside it. */
+  async backup(): Promise<string> {
+    const stack = this.started();
+    const redis = new Redis(stack.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      const b = await takeLocalBackup({
+        stack: this.opts.stack,
+        redisDir: stack.redisDir,
+        backupsDir: this.backupsDir(),
+        admin: ioredisAdmin(redis),
+      });
+      return b.name;
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  /**
+   * What `pulumi destroy` does to redis-pvc, then a restore: SIGKILL Redis, delete its data
+   * directory, copy the backup into a new one, start Redis on it (the pod on the restored claim).
+   */
+  loseVolumeAndRestore(backup: string): Promise<KillResult> {
+    const run = (async () => {
+      const stack = this.started();
+      const began = Date.now();
+      await stack.redis.kill();
+      stack.redis.wipeData();
+      restoreLocalBackup(findLocalBackup(backup, this.backupsDir(), this.opts.stack), stack.redisDir, '');
+      await stack.redis.start();
+      return { redisRecoveryMs: Date.now() - began, aofLoaded: stack.redis.aofLoaded };
+    })();
+    this.killing = run.catch(() => {});
+    return run;
+  }
+
+  private backupsDir(): string {
+    return path.join(this.started().dataDir, 'backups');
   }
 
   async waitServiceReady(timeoutMs: number): Promise<void> {

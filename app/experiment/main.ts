@@ -15,6 +15,7 @@ import { formatReport, summarize } from './report';
 import { runCycles } from './runner';
 import type { Target, TargetInfo } from './target';
 import { verdict, type CycleResult } from './verdict';
+import { formatVolumeLossReport, runVolumeLoss, summarizeVolumeLoss, volumeLossVerdict } from './volume-loss';
 
 async function makeTarget(opts: ExperimentOptions): Promise<Target> {
   if (opts.target === 'local') return new LocalTarget(opts);
@@ -98,6 +99,10 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 
+  if (opts.fault === 'volume-loss' && target instanceof LocalTarget) {
+    return volumeLoss(opts, target, info, progress, fail, () => interrupted);
+  }
+
   const cycles: CycleResult[] = [];
   let error: unknown;
   try {
@@ -138,6 +143,49 @@ export async function main(argv: string[]): Promise<number> {
     info.description,
   ];
   process.stdout.write(`${formatReport(header, cycles, summary)}\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  if (!v.ok && !error) process.stderr.write(`experiment: FAIL: ${v.reason}\n`);
+  return v.ok ? 0 : 1;
+}
+
+/** --fault volume-loss: the backup cycle instead of the pod kill (see volume-loss.ts). */
+async function volumeLoss(
+  opts: ExperimentOptions,
+  target: LocalTarget,
+  info: TargetInfo,
+  progress: Progress,
+  fail: (what: string, err: unknown, extra?: readonly string[]) => void,
+  interrupted: () => boolean,
+): Promise<number> {
+  let cycles: Awaited<ReturnType<typeof runVolumeLoss>> = [];
+  let error: unknown;
+  try {
+    progress.note(info.description);
+    cycles = await runVolumeLoss(target, new ChatApi(info.url), {
+      messages: opts.messages,
+      cycles: opts.cycles,
+      recoveryTimeoutMs: opts.timeoutSeconds * 1000,
+      progress: (line) => progress.update(line),
+    });
+  } catch (err) {
+    error = err;
+  } finally {
+    progress.update('stopping');
+    await target.stop().catch((err) => fail('stopping the target failed', err));
+    progress.clear();
+  }
+  if (interrupted()) return 130;
+  if (error) fail('the volume-loss run failed', error, target.recentLog.slice(-12));
+  const v = error
+    ? { ok: false, reason: `the volume-loss run failed: ${(error as Error)?.message ?? error}` }
+    : volumeLossVerdict(cycles);
+  const summary = summarizeVolumeLoss(opts.stack, cycles, v);
+  const header = [
+    `Experiment: stack ${opts.stack}, target local, fault volume-loss: ${opts.cycles} cycle(s) of ${opts.messages} message(s), ` +
+      `a backup, ${opts.messages} more, the data directory deleted, the backup restored`,
+    info.description,
+  ];
+  process.stdout.write(`${formatVolumeLossReport(header, cycles, summary)}\n`);
   if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   if (!v.ok && !error) process.stderr.write(`experiment: FAIL: ${v.reason}\n`);
   return v.ok ? 0 : 1;

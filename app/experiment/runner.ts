@@ -122,7 +122,7 @@ async function runCycle(
 }
 
 /** Writes `n` messages with unique texts (a few at a time); each must be acknowledged. */
-async function writeBatch(api: ChatApi, n: number, prefix: string): Promise<Ack[]> {
+export async function writeBatch(api: ChatApi, n: number, prefix: string): Promise<Ack[]> {
   const acks: Ack[] = [];
   let next = 0;
   const worker = async () => {
@@ -148,7 +148,7 @@ async function writeBatch(api: ChatApi, n: number, prefix: string): Promise<Ack[
 }
 
 /** GET /api/messages, retrying while a replica still answers 503 or the connection fails. */
-async function readHistory(api: ChatApi, timeoutMs: number): Promise<ChatMessage[]> {
+export async function readHistory(api: ChatApi, timeoutMs: number): Promise<ChatMessage[]> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -13,6 +13,8 @@ import { RedisServerError } from './redis-server';
 import { LocalStack, LocalStackError } from './stack';
 import { StackConfigError, parseStackName, repoRoot } from './stack-config';
 import { defaultDataDir, removeState, runningState, writeState, type StackState } from './state-file';
+import { BackupError } from '../backup/aof-quiesce';
+import { restoreFromArg } from '../backup/restore-arg';
 
 const USAGE = `Usage: npm start [-- options]
 
@@ -24,6 +26,8 @@ Options:
   --port N                     HTTP port on 127.0.0.1 (default 8080; 0 = any free port)
   --replicas N                 chat replicas (default chat:appReplicas, else 2)
   --data-dir DIR               where Redis keeps its data (default .local/<stack>)
+  --restore BACKUP             start from a backup of \`npm run backup\` (a name --list shows,
+                               latest, or its directory); only into an empty data dir
   --verbose                    show every Redis and replica log line
   -h, --help                   show this help
 
@@ -31,7 +35,7 @@ While it runs: k kills Redis with SIGKILL and starts a new one (also: npm run ki
 q or Ctrl-C stops everything.`;
 
 /** An error the user can act on: printed as one message, without a stack trace. */
-const USER_ERRORS = [LocalStackError, StackConfigError, RedisServerError];
+const USER_ERRORS = [LocalStackError, StackConfigError, RedisServerError, BackupError];
 
 class UsageError extends Error {}
 
@@ -40,6 +44,7 @@ interface Args {
   port: number;
   replicas?: number;
   dataDir?: string;
+  restore?: string;
   verbose: boolean;
   help: boolean;
 }
@@ -54,6 +59,7 @@ function parse(argv: string[]): Args {
         port: { type: 'string' },
         replicas: { type: 'string' },
         'data-dir': { type: 'string' },
+        restore: { type: 'string' },
         verbose: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -81,6 +87,7 @@ function parse(argv: string[]): Args {
     port: whole('port', values.port, 0, 65535) ?? 8080,
     replicas: whole('replicas', values.replicas, 1, 50),
     dataDir: values['data-dir'] ? path.resolve(values['data-dir']) : undefined,
+    restore: values.restore,
     verbose: !!values.verbose,
     help: !!values.help,
   };
@@ -160,6 +167,15 @@ async function main(): Promise<number> {
     const r = path.relative(process.cwd(), p);
     return r && !r.startsWith('..') && !path.isAbsolute(r) ? r : p;
   };
+  if (args.restore !== undefined) {
+    const restored = restoreFromArg(args.restore, {
+      stack: args.stack,
+      persistent: stack.persistent,
+      root,
+      redisDir: stack.redisDir,
+    });
+    out(`Restored backup ${restored.name} into ${rel(stack.redisDir)} (the new volume)`);
+  }
   const flags = stack.plan.args.map((a) => (a === '' ? '""' : a)).join(' ');
 
   out(

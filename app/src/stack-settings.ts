@@ -136,6 +136,9 @@ const REGISTRY_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 // trailing dot, a top-level label that is not all digits (so no IP addresses).
 const FQDN =
   /^(?=.{1,253}$)(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?\.)+(?=[-a-z0-9]*[a-z])[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+// A DigitalOcean volume snapshot id: a UUID (csi-digitalocean examples/kubernetes/import-snapshot:
+// 92b46522-4798-4544-9d33-8b74ea56adb7); Droplet snapshots have numeric ids and cannot become a volume.
+export const VOLUME_SNAPSHOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 // Printable ASCII without spaces, as a Secret and redis-server's --requirepass take it.
 const PASSWORD = /^[\x21-\x7e]{16,128}$/;
 
@@ -340,6 +343,17 @@ export const SETTINGS = {
     description: 'The DigitalOcean DNS zone that holds `domain`: `domain` itself or a parent of it.',
     defaultText: '`domain` without its first label',
   }),
+  restoreFrom: setting(
+    matching(
+      VOLUME_SNAPSHOT_ID,
+      'the id of a DigitalOcean volume snapshot, a UUID such as 92b46522-4798-4544-9d33-8b74ea56adb7 ' +
+        '(`npm run backup -- --stack <stack> --target cluster --list` shows them)',
+    ),
+    {
+      description: 'Create `redis-pvc` from this DigitalOcean volume snapshot (infra/restore.ts).',
+      defaultText: 'unset (a new, empty `redis-pvc`)',
+    },
+  ),
 };
 
 type Declared = typeof SETTINGS;

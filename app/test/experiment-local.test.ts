@@ -154,6 +154,34 @@ describe('npm run experiment on the local target (real redis-server, real replic
     expect(r.stdout.match(/^[12]\s.*\syes$/gm)).toHaveLength(2);
   });
 
+  it('stateful --fault volume-loss: backup, more posts, the data dir deleted, the backup restored; nothing from before the backup lost', async () => {
+    const r = await start(
+      ['--stack', 'stateful', '--fault', 'volume-loss', '--messages', '5', '--cycles', '2', '--json'],
+      tmp,
+    ).done;
+    expect(`exit ${r.code}\n${r.stdout}\n${r.stderr.slice(-2000)}`).toMatch(/^exit 0\n/);
+    expect(r.json).toMatchObject({
+      stack: 'stateful',
+      target: 'local',
+      fault: 'volume-loss',
+      cycles: 2,
+      ackedBeforeBackup: 10,
+      ackedAfterBackup: 10,
+      survived: 10,
+      lostBeforeBackup: 0,
+      lostAfterBackup: 10,
+      aofLoaded: true,
+      ok: true,
+    });
+    expect(r.stdout).toMatch(
+      /^cycle\s+acked before backup\s+acked after backup\s+present after restore\s+lost from before backup\s+lost from after backup/m,
+    );
+    expect(r.stdout).toMatch(
+      /In words: 10 message\(s\) were acknowledged before a backup and 10 after it\..* 0 of those from before the backup are lost \(this must be 0\), and 10 of those written after it/,
+    );
+    expect(r.stdout).toMatch(/^PASS: the backup held/m);
+  });
+
   it('stateful --load --appendfsync always: a writer posts through each kill and no acknowledged message is lost', async () => {
     const r = await start(
       ['--stack', 'stateful', '--load', '--appendfsync', 'always', '--messages', '5', '--cycles', '2', '--json'],

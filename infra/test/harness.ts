@@ -11,6 +11,8 @@ import * as pulumi from '@pulumi/pulumi';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const PROJECT = 'chat';
+/** The organization of a DIY backend (`pulumi login --local`): stack references read organization/<project>/<stack>. */
+export const ORGANIZATION = 'organization';
 export const FAKE_DO_TOKEN = 'dop_v1_' + 'f'.repeat(64);
 export const FAKE_LB_IP = '203.0.113.10';
 export const FAKE_DIGEST = 'sha256:' + 'ab'.repeat(32);
@@ -124,6 +126,9 @@ function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
       return { ...inputs, result: 'generated-redis-password-0123456789' };
     case 'random:index/randomString:RandomString':
       return { ...inputs, result: 'x1y2z3' };
+    case 'pulumi:pulumi:StackReference':
+      // What the referenced stack exported in its last deployment (restore.ts reads its own).
+      return { ...inputs, outputs: previousOutputs.get(String(inputs.name)) ?? {}, secretOutputNames: [] };
     case 'kubernetes:core/v1:Service':
       return inputs.spec?.type === 'LoadBalancer'
         ? { ...inputs, status: { loadBalancer: { ingress: [{ ip: FAKE_LB_IP }] } } }
@@ -132,6 +137,9 @@ function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
       return { ...inputs };
   }
 }
+
+/** Outputs of earlier deployments, by full stack name (organization/chat/<stack>); empty: never deployed. */
+export const previousOutputs = new Map<string, Record<string, unknown>>();
 
 /**
  * Clusters that already exist in the fake account, by name, with the version they run. Empty
@@ -207,6 +215,7 @@ export function installMocks(stack: string, config: Record<string, string>) {
     PROJECT,
     stack,
     false,
+    ORGANIZATION,
   );
   return { resources, calls };
 }

@@ -8,6 +8,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBu
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
+import { hasSnapshotSchema, validateSnapshotObject } from './snapshot-schema';
 
 type Model = { validate(): void };
 const MODELS: Record<string, new (data: any) => Model> = {
@@ -22,6 +23,7 @@ const MODELS: Record<string, new (data: any) => Model> = {
 /** Throws with the object's kind/name and the schema errors when invalid. */
 export function validateK8sObject(obj: any): void {
   const key = `${obj.apiVersion} ${obj.kind}`;
+  if (hasSnapshotSchema(key)) return validateSnapshotObject(obj);
   const Model = MODELS[key];
   if (!Model) throw new Error(`no schema for ${key} (${obj.metadata?.name}); add its kubernetes-models class`);
   try {

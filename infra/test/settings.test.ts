@@ -80,6 +80,11 @@ const CASES: Record<SettingKey, Cases> = {
     accepted: ['example.com', 'b.example.com', 'a.b.example.com'],
     refused: ['example.org', 'xample.com', 'Example.com'],
   },
+  restoreFrom: {
+    with: { 'chat:persistence': 'true' },
+    accepted: ['92b46522-4798-4544-9d33-8b74ea56adb7'],
+    refused: ['123456789', '92B46522-4798-4544-9D33-8B74EA56ADB7', 'latest', ''],
+  },
 };
 
 const STACK = 'stateless';

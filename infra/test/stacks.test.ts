@@ -346,9 +346,12 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
         'persistence',
         'redisCommand',
         'registryEndpoint',
+        'restoredFrom',
         'url',
       ].sort(),
     );
+    // Without chat:restoreFrom, nothing was restored (restore.ts reads this back on a later up).
+    expect(o.restoredFrom).toBeNull();
     expect(o.loadBalancerIp).toBe(FAKE_LB_IP);
     expect(o.clusterName).toBe(`chat-${stack}`);
     const experiment = o.experiment as Record<string, string>;
