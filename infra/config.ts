@@ -11,6 +11,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
 import { APPENDFSYNC_VALUES, AppendFsync } from './persistence';
 import { HISTORY_LIMIT_MAX } from '../app/src/config';
+import { MANAGED_DATABASE_REGIONS, REDIS_MODES, type RedisMode } from './managed-redis';
+import { PRICES, VALKEY_SIZES, VALKEY_STANDBY_SIZES } from './prices';
 
 export const CONFIG_NAMESPACE = 'chat';
 
@@ -57,7 +59,14 @@ export interface ChatConfig {
    * on the load balancer's IP.
    */
   domain?: { name: string; zone: string };
+  /** chat:redis, chat:redisSize, chat:redisStandby (parseRedisKeys below). */
+  redis: RedisConfig;
+  /** Whether chat:redis was set at all (only then does the program compare with the last deployment). */
+  redisExplicit: boolean;
 }
+
+/** Where the history lives: the Redis pod (as the tutorial), or DigitalOcean Managed Valkey. */
+export type RedisConfig = { mode: 'pod' } | { mode: 'managed'; size: string; standby: boolean };
 
 /** One row per key: infra/README.md's configuration table is written from the same facts (a docs test holds them equal). */
 export const CONFIG_KEYS = [
@@ -81,6 +90,10 @@ export const CONFIG_KEYS = [
   'redisPassword',
   'domain',
   'dnsZone',
+  // issue 20: Managed Valkey (parseRedisKeys)
+  'redis',
+  'redisSize',
+  'redisStandby',
 ] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -269,6 +282,66 @@ function parseStorageSize(raw: RawConfig, p: Problems): string | undefined {
   return v;
 }
 
+// ---- chat:redis, chat:redisSize, chat:redisStandby (issue 20) --------------------------
+// One isolated block, so it can move into a per-key declaration module as it stands.
+
+/** The smallest Managed Valkey size: the default of chat:redisSize. */
+export const DEFAULT_REDIS_SIZE = VALKEY_SIZES[0];
+
+function parseRedisKeys(raw: RawConfig, p: Problems, region: string | undefined): RedisConfig {
+  const modeRaw = raw.get('redis');
+  let mode: RedisMode = 'pod';
+  if (modeRaw !== undefined) {
+    if ((REDIS_MODES as readonly string[]).includes(modeRaw)) mode = modeRaw as RedisMode;
+    else p.add('redis', `one of ${REDIS_MODES.join(', ')}`, modeRaw);
+  }
+  const sizeRaw = raw.get('redisSize');
+  const standby = parseBool(raw, p, 'redisStandby');
+  if (mode !== 'managed') {
+    if (sizeRaw !== undefined) p.add('redisSize', 'set only with chat:redis managed (the pod has no database size)');
+    if (raw.get('redisStandby') !== undefined)
+      p.add('redisStandby', 'set only with chat:redis managed (the pod has no standby)');
+    return { mode: 'pod' };
+  }
+  let size = DEFAULT_REDIS_SIZE;
+  if (sizeRaw !== undefined) {
+    if (VALKEY_SIZES.includes(sizeRaw)) size = sizeRaw;
+    else
+      p.add(
+        'redisSize',
+        `a Managed Valkey size whose price infra/prices.ts knows: ${VALKEY_SIZES.join(', ')}`,
+        sizeRaw,
+      );
+  }
+  if (standby && !VALKEY_STANDBY_SIZES.includes(size)) {
+    p.add(
+      'redisStandby',
+      `"false" for chat:redisSize ${size}: DigitalOcean gives standby nodes only to plans with 2 GB of RAM or more ` +
+        `(${VALKEY_STANDBY_SIZES.join(', ')}); choose one of those sizes for a standby`,
+      'true',
+    );
+  }
+  if (raw.get('kubeconfig') !== undefined) {
+    p.add(
+      'redis',
+      '"pod" with chat:kubeconfig: the managed database is reached through the DOKS cluster this program creates ' +
+        '(its VPC and a database firewall rule for that cluster); unset chat:kubeconfig to create one',
+      'managed',
+    );
+  }
+  if (region !== undefined && !MANAGED_DATABASE_REGIONS.includes(region)) {
+    p.add(
+      'region',
+      `a region with DigitalOcean Managed Databases for chat:redis managed (${MANAGED_DATABASE_REGIONS.join(', ')}, ` +
+        `as read on ${PRICES.readOn})`,
+      region,
+    );
+  }
+  return { mode: 'managed', size, standby: standby ?? false };
+}
+
+// ---- end of the chat:redis block -------------------------------------------------------
+
 export interface LoadOptions {
   raw?: RawConfig;
   stack?: string;
@@ -447,6 +520,8 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
     }
   }
 
+  const redis = parseRedisKeys(raw, p, raw.get('region') === undefined ? DEFAULTS.region : region);
+
   if (p.list.length > 0) throw new ConfigError(p.list);
 
   return {
@@ -470,5 +545,7 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
     redisPassword: redisPasswordRaw === undefined ? undefined : pulumi.secret(redisPasswordRaw),
     doToken,
     domain,
+    redis,
+    redisExplicit: raw.get('redis') !== undefined,
   };
 }

@@ -17,10 +17,14 @@ export const clusterName = stack.clusterName;
 export const registryEndpoint = stack.registryEndpoint;
 /** The image the chat pods run (by digest when built here). */
 export const image = stack.image;
-/** "memory" (phase 1 of the tutorial) or "aof" (phase 2). */
+/** "memory" (phase 1 of the tutorial) or "aof" (phase 2); with chat:redis managed, "rdb" or "memory" (persistence off). */
 export const persistence = stack.persistence;
 /** How much a crash can lose: everysec (up to a second) or always (nothing acknowledged); null when memory-only. */
 export const appendfsync = stack.appendfsync;
 export const redisCommand = stack.redisCommand;
 /** The experiment's commands for this stack. */
 export const experiment = stack.experiment;
+/** "pod" (redis-deployment) or "managed" (DigitalOcean Managed Valkey): chat:redis. */
+export const redis = stack.redis;
+/** The stack's monthly list price from what it declares, with the lines and the day the prices were read (infra/prices.ts). */
+export const monthlyCost = stack.monthlyCost;

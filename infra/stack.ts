@@ -14,6 +14,10 @@ import { DnsName, HttpsCertificate } from './domain';
 import { ChatImage } from './image';
 import { NAMES } from './k8s-common';
 import { Redis } from './redis';
+import { ManagedValkey } from './managed-valkey';
+import { stackCost } from './stack-cost';
+import { guardRedisSwitch } from './redis-switch';
+import type { MonthlyCost } from './prices';
 
 export interface StackOutputs {
   /** https://<chat:domain>, else http://<load balancer IP>. */
@@ -31,6 +35,10 @@ export interface StackOutputs {
   appendfsync: string | null;
   redisCommand: string;
   experiment: Record<string, string>;
+  /** Where the history lives: "pod" or "managed" (chat:redis); fails on a refused switch. */
+  redis: pulumi.Output<string>;
+  /** The monthly list price of what the stack declares (infra/prices.ts). */
+  monthlyCost: MonthlyCost;
 }
 
 /** The tutorial's experiment, as commands for this stack. */
@@ -50,6 +58,22 @@ export function experimentCommands(persistent: boolean): Record<string, string> 
       ? // redis-pvc is protected on a stateful stack: deleting it deletes the volume and its history.
         'pulumi state unprotect --all --yes && pulumi config set chat:persistence false && pulumi up   # back to memory-only: deletes the volume'
       : 'pulumi config set chat:persistence true && pulumi up   # or: pulumi up -s stateful',
+  };
+}
+
+/** chat:redis managed: there is no Redis pod to delete; what the experiment can do instead. */
+export function managedExperimentCommands(persistence: 'rdb' | 'off'): Record<string, string> {
+  return {
+    useCluster:
+      'pulumi stack output kubeconfig --show-secrets > kubeconfig.yaml && export KUBECONFIG=$PWD/kubeconfig.yaml',
+    openChat: 'open "$(pulumi stack output url)"   # or paste it into a browser',
+    crashRedis:
+      'not possible here: the managed database cannot be killed from the cluster. Measure what a crash between ' +
+      'dumps loses with the local emulation: npm run experiment -- --stack stateful --redis managed',
+    expect:
+      persistence === 'rdb'
+        ? 'A crash of the managed node loses what was written since its last RDB dump (at most 10 minutes); a standby node (chat:redisStandby) takes over instead.'
+        : 'persistence off: a restart of the managed node loses the whole history.',
   };
 }
 
@@ -102,20 +126,46 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
     opts,
   );
 
-  const redis = new Redis(
-    'redis',
-    {
-      provider: cluster.provider,
-      instance,
-      persistent: cfg.persistence,
-      appendfsync: cfg.appendfsync,
-      storageClass: cfg.storageClass,
-      storageSize: cfg.redisStorageSize,
-      password: cfg.redisPassword,
-      protect,
-    },
-    opts,
-  );
+  // chat:redis pod (the default): the tutorial's Redis pod, exactly as before. managed: no Redis
+  // objects in Kubernetes; the history lives in DigitalOcean Managed Valkey.
+  const redisMode = cfg.redisExplicit ? guardRedisSwitch(cfg.redis.mode, opts) : pulumi.output(cfg.redis.mode);
+  const redis =
+    cfg.redis.mode === 'pod'
+      ? new Redis(
+          'redis',
+          {
+            provider: cluster.provider,
+            instance,
+            persistent: cfg.persistence,
+            appendfsync: cfg.appendfsync,
+            storageClass: cfg.storageClass,
+            storageSize: cfg.redisStorageSize,
+            password: cfg.redisPassword,
+            protect,
+          },
+          opts,
+        )
+      : undefined;
+  const valkey =
+    cfg.redis.mode === 'managed'
+      ? new ManagedValkey(
+          'managed-redis',
+          {
+            provider: cluster.provider,
+            instance,
+            region: cfg.region,
+            size: cfg.redis.size,
+            standby: cfg.redis.standby,
+            persistent: cfg.persistence,
+            // config.ts refuses managed with chat:kubeconfig, so the cluster is created here.
+            cluster: cluster.cluster!,
+            tags: ['doks-chat', instance],
+            // Always: even without snapshots, deleting the database deletes what it holds now.
+            protect: true,
+          },
+          opts,
+        )
+      : undefined;
 
   const certificate =
     cfg.domain !== undefined ? new HttpsCertificate('https', { instance, domain: cfg.domain.name }, opts) : undefined;
@@ -129,10 +179,16 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
       replicas: cfg.appReplicas,
       historyLimit: cfg.historyLimit,
       rateLimitPerMin: cfg.rateLimitPerMin,
-      redisHost: redis.serviceName,
-      redisPort: redis.port,
-      redisSecretName: redis.secretName,
-      redisPasswordDigest: redis.passwordDigest,
+      redisHost: redis?.serviceName,
+      redisPort: redis?.port,
+      redisSecretName: redis?.secretName,
+      redisPasswordDigest: redis?.passwordDigest,
+      managedRedis: valkey && {
+        secretName: valkey.secretName,
+        urlKey: valkey.urlKey,
+        urlDigest: valkey.urlDigest,
+        persistence: valkey.persistence,
+      },
       pullCredentials: image.pullCredentials,
       https: certificate !== undefined ? { certificateName: certificate.certificateName } : undefined,
     },
@@ -151,9 +207,11 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
     clusterName: cluster.clusterName,
     registryEndpoint: image.registryEndpoint ?? pulumi.output(null),
     image: image.imageRef,
-    persistence: redis.plan.mode,
-    appendfsync: cfg.persistence ? cfg.appendfsync : null,
-    redisCommand: redis.commandLine,
-    experiment: experimentCommands(cfg.persistence),
+    persistence: redis?.plan.mode ?? (valkey!.persistence === 'rdb' ? 'rdb' : 'memory'),
+    appendfsync: redis && cfg.persistence ? cfg.appendfsync : null,
+    redisCommand: redis?.commandLine ?? valkey!.description,
+    experiment: valkey ? managedExperimentCommands(valkey.persistence) : experimentCommands(cfg.persistence),
+    redis: redisMode,
+    monthlyCost: stackCost(cfg),
   };
 }

@@ -14,6 +14,10 @@ export const PROJECT = 'chat';
 export const FAKE_DO_TOKEN = 'dop_v1_' + 'f'.repeat(64);
 export const FAKE_LB_IP = '203.0.113.10';
 export const FAKE_DIGEST = 'sha256:' + 'ab'.repeat(32);
+export const FAKE_VPC_UUID = '11111111-2222-3333-4444-555555555555';
+export const FAKE_DB_PASSWORD = 'AVNS_fake-valkey-password';
+/** What a stack's last `pulumi up` reported, by fully qualified stack name (a StackReference reads it). */
+export const lastStackOutputs = new Map<string, Record<string, unknown>>();
 
 export interface Recorded {
   type: string;
@@ -104,6 +108,8 @@ function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
           },
         ],
         status: 'running',
+        // The region's default VPC when none is given (vpc_uuid is Computed).
+        vpcUuid: inputs.vpcUuid ?? FAKE_VPC_UUID,
       };
     case 'digitalocean:index/containerRegistry:ContainerRegistry':
       return {
@@ -124,6 +130,20 @@ function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
       return { ...inputs, result: 'generated-redis-password-0123456789' };
     case 'random:index/randomString:RandomString':
       return { ...inputs, result: 'x1y2z3' };
+    case 'digitalocean:index/databaseCluster:DatabaseCluster':
+      // What the API reports for Valkey: TLS URIs with the password put in (setDatabaseConnectionInfo).
+      return {
+        ...inputs,
+        host: `${inputs.name}-do-user-1.db.ondigitalocean.com`,
+        privateHost: `private-${inputs.name}-do-user-1.db.ondigitalocean.com`,
+        port: 25061,
+        user: 'default',
+        password: FAKE_DB_PASSWORD,
+        uri: `rediss://default:${FAKE_DB_PASSWORD}@${inputs.name}-do-user-1.db.ondigitalocean.com:25061`,
+        privateUri: `rediss://default:${FAKE_DB_PASSWORD}@private-${inputs.name}-do-user-1.db.ondigitalocean.com:25061`,
+      };
+    case 'pulumi:pulumi:StackReference':
+      return { name: inputs.name, outputs: lastStackOutputs.get(inputs.name) ?? {}, secretOutputNames: [] };
     case 'kubernetes:core/v1:Service':
       return inputs.spec?.type === 'LoadBalancer'
         ? { ...inputs, status: { loadBalancer: { ingress: [{ ip: FAKE_LB_IP }] } } }
@@ -207,6 +227,8 @@ export function installMocks(stack: string, config: Record<string, string>) {
     PROJECT,
     stack,
     false,
+    // Pulumi's default organization for a self-managed backend; a StackReference names it.
+    'organization',
   );
   return { resources, calls };
 }
@@ -302,6 +324,10 @@ export const T = {
   secret: 'kubernetes:core/v1:Secret',
   netpol: 'kubernetes:networking.k8s.io/v1:NetworkPolicy',
   pdb: 'kubernetes:policy/v1:PodDisruptionBudget',
+  database: 'digitalocean:index/databaseCluster:DatabaseCluster',
+  databaseFirewall: 'digitalocean:index/databaseFirewall:DatabaseFirewall',
+  valkeyConfig: 'digitalocean:index/databaseValkeyConfig:DatabaseValkeyConfig',
+  stackReference: 'pulumi:pulumi:StackReference',
 };
 
 /** Resource options as the program declared them, by resource name (Pulumi mocks do not see options). */
