@@ -1,6 +1,6 @@
 /**
- * What `chat:redis managed` means, as plain facts without Pulumi: the infra program, the
- * local emulation (app/local) and the service's status all read them from here, so "what
+ * What `chat:redis managed` means, as plain facts without Pulumi: the infra program and the
+ * local emulation (app/local) read them from here, so "what
  * DigitalOcean runs" and "what runs on a laptop" cannot drift apart.
  *
  * Source: digitalocean/terraform-provider-digitalocean
@@ -9,31 +9,22 @@
  * When persistence is 'off', no RDB dumps and backups are done, so data can be lost at any
  * moment if service is restarted". There is no append-only file.
  */
+import { MANAGED_PERSISTENCE_ENV, MANAGED_SNAPSHOT_SECONDS, type ManagedPersistence } from '../app/src/redis-status';
 
 /** Where the chat history lives: today's `redis-deployment` pod, or DigitalOcean Managed Valkey. */
 export type RedisMode = 'pod' | 'managed';
 export const REDIS_MODES: readonly RedisMode[] = ['pod', 'managed'];
 
-/** The managed service's persistence setting (DatabaseValkeyConfig `persistence`). */
-export type ManagedPersistence = 'rdb' | 'off';
+// Declared with the service (app/src/redis-status.ts), which reports them on /api/status.
+export { MANAGED_PERSISTENCE_ENV, MANAGED_SNAPSHOT_SECONDS, type ManagedPersistence };
 
 /** `chat:persistence` → the managed service's persistence: true → rdb snapshots, false → none. */
 export function managedPersistence(persistent: boolean): ManagedPersistence {
   return persistent ? 'rdb' : 'off';
 }
 
-/** "RDB dumps each 10 minutes if any key is changed" (resource_database_valkey_config.go). */
-export const MANAGED_SNAPSHOT_SECONDS = 600;
-
 /** The Valkey major version the program asks for ("We currently support Valkey version 8", DigitalOcean's Valkey docs). */
 export const VALKEY_VERSION = '8';
-
-/**
- * The env var that tells a chat replica what the managed service was configured with
- * (`rdb` or `off`). Managed services refuse CONFIG, so the replica cannot read `save`
- * from the server itself; it reports this declared value and says that it is declared.
- */
-export const MANAGED_PERSISTENCE_ENV = 'REDIS_MANAGED_PERSISTENCE';
 
 /**
  * redis-server arguments that run the way the managed service runs: no append-only file,

@@ -18,6 +18,8 @@ export interface KillResult {
   redisRecoveryMs: number;
   /** Whether the replacement logged "DB loaded from append only file". */
   aofLoaded: boolean;
+  /** Whether it loaded an RDB snapshot ("DB loaded from disk"; the managed emulation). */
+  snapshotLoaded?: boolean;
 }
 
 /**
