@@ -28,6 +28,8 @@ export interface RunnerOptions {
   warmupMs?: number;
   /** With --load: how long the writer keeps going after the service is ready again. */
   tailMs?: number;
+  /** --redis managed with rdb: the dump interval; acknowledgements within it before the kill are counted as windowAcks. */
+  snapshotSeconds?: number;
   progress?: (line: string) => void;
   /** Called with each finished cycle. */
   onCycle?: (result: CycleResult) => void;
@@ -110,6 +112,10 @@ async function runCycle(
   // whose answer was lost as Redis died after storing it) must not push ours out of a window.
   const history = await readHistory(api, opts.recoveryTimeoutMs);
   const counts = count(acks, history, killAt, redisReadyAt, opts.historyLimit);
+  const windowAcks =
+    opts.snapshotSeconds === undefined
+      ? undefined
+      : acks.filter((a) => a.ackedAt >= killAt - opts.snapshotSeconds! * 1000 && a.ackedAt < redisReadyAt).length;
 
   return {
     cycle,
@@ -118,6 +124,7 @@ async function runCycle(
     redisRecoveryMs: kill.redisRecoveryMs,
     appRecoveryMs,
     aofLoaded: kill.aofLoaded,
+    ...(windowAcks === undefined ? {} : { windowAcks, snapshotLoaded: kill.snapshotLoaded ?? false }),
   };
 }
 
@@ -176,7 +183,10 @@ export function count(
   killAt: number,
   redisReadyAt: number,
   historyLimit?: number,
-): Omit<CycleResult, 'cycle' | 'rejected' | 'redisRecoveryMs' | 'appRecoveryMs' | 'aofLoaded'> {
+): Omit<
+  CycleResult,
+  'cycle' | 'rejected' | 'redisRecoveryMs' | 'appRecoveryMs' | 'aofLoaded' | 'windowAcks' | 'snapshotLoaded'
+> {
   const present = new Set(history.map((m) => m.id));
   // A full list may have pushed the oldest acknowledged messages out: those are trimmed, not lost.
   const full = historyLimit !== undefined && history.length >= historyLimit;

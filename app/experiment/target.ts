@@ -9,8 +9,16 @@ export interface TargetInfo {
   persistence: boolean;
   /** Redis's fsync policy; null when there is no AOF. */
   appendfsync: AppendFsync | null;
+  /** --redis managed: the emulated managed service's persistence and dump interval. */
+  managed?: ManagedRun;
   /** One line for the report's header, e.g. the Redis command line. */
   description: string;
+}
+
+export interface ManagedRun {
+  persistence: 'rdb' | 'off';
+  /** Seconds between dumps with rdb; null with off. */
+  snapshotSeconds: number | null;
 }
 
 export interface KillResult {
