@@ -115,7 +115,8 @@ async function runCycle(
   const windowAcks =
     opts.snapshotSeconds === undefined
       ? undefined
-      : acks.filter((a) => a.ackedAt >= killAt - opts.snapshotSeconds! * 1000 && a.ackedAt < redisReadyAt).length;
+      : acks.filter((a) => a.ackedAt >= killAt - lossWindowMs(opts.snapshotSeconds!) && a.ackedAt < redisReadyAt)
+          .length;
 
   return {
     cycle,
@@ -126,6 +127,16 @@ async function runCycle(
     aofLoaded: kill.aofLoaded,
     ...(windowAcks === undefined ? {} : { windowAcks, snapshotLoaded: kill.snapshotLoaded ?? false }),
   };
+}
+
+/**
+ * How far back a crash between RDB dumps may reach: a dump in progress at the crash is lost,
+ * so what comes back is the last completed dump, which began at most one interval after the
+ * one before it. So: two intervals, plus a second for serverCron's check (every 100 ms) and
+ * the dump's own writing.
+ */
+export function lossWindowMs(snapshotSeconds: number): number {
+  return (2 * snapshotSeconds + 1) * 1000;
 }
 
 /** Writes `n` messages with unique texts (a few at a time); each must be acknowledged. */

@@ -28,8 +28,8 @@ export interface CycleResult {
   appRecoveryMs: number;
   aofLoaded: boolean;
   /**
-   * --redis managed with rdb: acknowledged from one dump interval before the kill until the
-   * replacement was ready, i.e. what a crash between dumps may lose.
+   * --redis managed with rdb: acknowledged from two dump intervals (+1 s) before the kill until
+   * the replacement was ready, i.e. what a crash between dumps may lose (runner.ts lossWindowMs).
    */
   windowAcks?: number;
   /** --redis managed: the replacement loaded an RDB snapshot. */
@@ -69,21 +69,21 @@ export function verdict({ persistence, appendfsync, cycles, managed }: VerdictIn
   }
 
   if (managed?.persistence === 'rdb') {
-    // RDB only: a crash between dumps may lose what was acknowledged since the last dump,
-    // at most one interval's worth; anything older than that must have come back.
+    // RDB only: a crash between dumps may lose what was acknowledged since the last completed
+    // dump began, at most two intervals' worth; anything older than that must have come back.
     const window = managed.snapshotSeconds ?? 0;
     const bad = cycles.find((c) => c.lost > (c.windowAcks ?? 0));
     if (bad) {
       return fail(
         `cycle ${bad.cycle}: ${bad.lost} acknowledged message(s) lost, more than the ${bad.windowAcks ?? 0} acknowledged ` +
-          `within one dump interval (${window} s) before the kill, which is all a crash between dumps may lose`,
+          `within two dump intervals (2 × ${window} s + 1 s) before the kill, which is all a crash between dumps may lose`,
       );
     }
     return {
       ok: true,
       reason:
         `managed emulation (rdb, a dump at most every ${window} s) as configured: ${sum(cycles, 'lost')} of ` +
-        `${sum(cycles, 'acknowledged')} acknowledged messages lost in crashes between dumps, each cycle within one dump interval of writes`,
+        `${sum(cycles, 'acknowledged')} acknowledged messages lost in crashes between dumps, each cycle within two dump intervals of writes`,
     };
   }
   if (managed?.persistence === 'off') {
