@@ -16,7 +16,8 @@ export interface NewClusterArgs {
   versionPrefix?: string;
   /** The workers' Droplet size: a separate node pool, so a change never replaces the cluster. */
   nodeSize: string;
-  nodeCount: number;
+  /** With autoscaling, undefined unless chat:nodeCount is set: DOKS keeps the count between the bounds. */
+  nodeCount?: number;
   autoscale?: { minNodes: number; maxNodes: number };
   highAvailability: boolean;
   /** The DigitalOcean API token the kubeconfig authenticates with (secret). */

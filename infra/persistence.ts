@@ -3,13 +3,13 @@
  *
  * The Redis component builds its pod from this, and the local stack (`npm start`)
  * starts `redis-server` with the same arguments, so what runs on a laptop and what
- * runs in the pod cannot drift apart. No imports on purpose: the local stack and
- * the experiment use it without loading Pulumi.
+ * runs in the pod cannot drift apart. It imports no Pulumi on purpose: the local stack
+ * and the experiment use it without loading Pulumi.
  */
+import { APPENDFSYNC_VALUES, type AppendFsync } from '../app/src/stack-settings';
 
-export type AppendFsync = 'everysec' | 'always';
-
-export const APPENDFSYNC_VALUES: readonly AppendFsync[] = ['everysec', 'always'];
+// Declared with chat:appendfsync (app/src/stack-settings.ts); named here too for the modules that build Redis.
+export { APPENDFSYNC_VALUES, type AppendFsync };
 
 export interface RedisPlan {
   /** Arguments after `redis-server` that set the persistence mode (not port, dir or auth). */

@@ -43,13 +43,6 @@ export const PRICES = {
   } as Record<string, number>,
 } as const;
 
-/** The Valkey sizes this program knows (and prices), smallest first. */
-export const VALKEY_SIZES = Object.keys(PRICES.valkey);
-/** Sizes that may have a standby node (2 GiB of RAM or more). */
-export const VALKEY_STANDBY_SIZES = VALKEY_SIZES.filter(
-  (s) => /-(\d+)gb$/.test(s) && Number(/-(\d+)gb$/.exec(s)![1]) >= 2,
-);
-
 /** What a stack declares that costs money. */
 export interface CostInput {
   /** Nodes by Droplet size (worker pool and default pool); none on an existing cluster. */

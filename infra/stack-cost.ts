@@ -17,21 +17,21 @@ export function gib(quantity: string): number {
 export function costInput(cfg: ChatConfig): CostInput {
   const created = cfg.kubeconfig === undefined;
   return {
-    // An existing cluster (chat:kubeconfig) is billed to whoever runs it. With autoscaling,
-    // chat:nodeCount is the starting size: the estimate counts that many workers.
+    // An existing cluster (chat:kubeconfig) is billed to whoever runs it.
     nodes: created
       ? [
           { size: DEFAULT_POOL.size, count: DEFAULT_POOL.nodeCount },
-          { size: cfg.nodeSize, count: cfg.nodeCount },
+          // With autoscaling and no chat:nodeCount, DOKS sizes the pool: the estimate counts minNodes.
+          { size: cfg.nodeSize, count: cfg.nodeCount ?? cfg.autoscale?.minNodes ?? 0 },
         ]
       : [],
     highAvailability: created && cfg.highAvailability,
     // chat-app-lb is the stack's one load balancer.
     loadBalancers: 1,
-    volumeGiB: cfg.redis.mode === 'pod' && cfg.persistence ? gib(cfg.redisStorageSize) : 0,
+    volumeGiB: cfg.redis === 'pod' && cfg.persistence ? gib(cfg.redisStorageSize) : 0,
     // An existing registry (the other stack's) and a prebuilt image add nothing.
     registryTier: cfg.image === undefined && cfg.registry.mode === 'create' ? cfg.registry.tier : undefined,
-    valkey: cfg.redis.mode === 'managed' ? { size: cfg.redis.size, standby: cfg.redis.standby } : undefined,
+    valkey: cfg.redis === 'managed' ? { size: cfg.redisSize, standby: cfg.redisStandby } : undefined,
   };
 }
 

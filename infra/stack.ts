@@ -128,9 +128,9 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
 
   // chat:redis pod (the default): the tutorial's Redis pod, exactly as before. managed: no Redis
   // objects in Kubernetes; the history lives in DigitalOcean Managed Valkey.
-  const redisMode = cfg.redisExplicit ? guardRedisSwitch(cfg.redis.mode, opts) : pulumi.output(cfg.redis.mode);
+  const redisMode = cfg.redisExplicit ? guardRedisSwitch(cfg.redis, opts) : pulumi.output(cfg.redis);
   const redis =
-    cfg.redis.mode === 'pod'
+    cfg.redis === 'pod'
       ? new Redis(
           'redis',
           {
@@ -147,15 +147,15 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
         )
       : undefined;
   const valkey =
-    cfg.redis.mode === 'managed'
+    cfg.redis === 'managed'
       ? new ManagedValkey(
           'managed-redis',
           {
             provider: cluster.provider,
             instance,
             region: cfg.region,
-            size: cfg.redis.size,
-            standby: cfg.redis.standby,
+            size: cfg.redisSize,
+            standby: cfg.redisStandby,
             persistent: cfg.persistence,
             // config.ts refuses managed with chat:kubeconfig, so the cluster is created here.
             cluster: cluster.cluster!,

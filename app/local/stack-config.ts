@@ -1,12 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { APPENDFSYNC_VALUES, type AppendFsync } from '../../infra/persistence';
+import type { AppendFsync, StackSettings } from '../src/stack-settings';
+import { CONFIG_NAMESPACE, readSettings, type RawConfig } from '../../infra/settings';
 
 /**
  * The local stack's view of a Pulumi stack file (`Pulumi.<stack>.yaml`): the same
  * keys `pulumi up` reads, so `npm start -- --stack stateful` runs what the cluster runs.
- * Read with the `yaml` package, without Pulumi, so it works on a laptop with no CLI.
+ * Read with the `yaml` package, without Pulumi, so it works on a laptop with no CLI, and
+ * checked by the Pulumi program's own reader (infra/settings.ts): the local stack refuses
+ * exactly what `pulumi up` refuses, before it starts anything.
  */
 
 export type StackName = 'stateless' | 'stateful';
@@ -24,11 +27,11 @@ export interface StackConfig {
   appendfsync: AppendFsync;
   /** `chat:historyLimit` (default 100): messages kept in `chat_history`. */
   historyLimit: number;
+  /** Every `chat:` setting as the Pulumi program reads it (secrets the file holds encrypted are unset). */
+  settings: StackSettings;
 }
 
 export class StackConfigError extends Error {}
-
-export const DEFAULTS = { appReplicas: 2, appendfsync: 'everysec' as AppendFsync, historyLimit: 100 };
 
 /** The repository root: the nearest directory above this file holding Pulumi.yaml and package.json. */
 export function repoRoot(from: string = __dirname): string {
@@ -88,43 +91,41 @@ export function readStackConfig(stack: StackName, root: string = repoRoot()): St
   if (config !== undefined && config !== null && (typeof config !== 'object' || Array.isArray(config))) {
     throw new StackConfigError(`${name}: "config" must be a mapping of keys to values`);
   }
-  const values = (config ?? {}) as Record<string, unknown>;
-
-  /** A plain value (Pulumi YAML config holds strings, numbers or booleans), as a string. */
-  const get = (key: string): string | undefined => {
-    const v = values[key];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v).trim();
-    throw new StackConfigError(`${name}: ${key} must be a plain value; got ${JSON.stringify(v)}`);
-  };
-  const bad = (key: string, allowed: string, got: string) =>
-    new StackConfigError(`${name}: ${key} must be ${allowed}; got ${JSON.stringify(got)}`);
-  const integer = (key: string, def: number, min: number, max: number): number => {
-    const raw = get(key);
-    if (raw === undefined) return def;
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw) || n < min || n > max) throw bad(key, `a whole number from ${min} to ${max}`, raw);
-    return n;
-  };
-
-  const persistence = get('chat:persistence');
-  if (persistence === undefined) {
-    throw new StackConfigError(`${name}: chat:persistence is required ("true" or "false")`);
+  // The same document with every scalar as the text it is written as (see stackFileValue).
+  const texts = (YAML.parse(text, { schema: 'failsafe' }) as { config?: Record<string, unknown> } | null)?.config ?? {};
+  const values = new Map<string, string | undefined>();
+  for (const [key, value] of Object.entries((config ?? {}) as Record<string, unknown>)) {
+    if (key.startsWith(`${CONFIG_NAMESPACE}:`)) {
+      values.set(key.slice(CONFIG_NAMESPACE.length + 1), stackFileValue(value, texts[key]));
+    }
   }
-  if (persistence !== 'true' && persistence !== 'false')
-    throw bad('chat:persistence', '"true" or "false"', persistence);
+  const raw: RawConfig = { get: (key) => values.get(key), keys: () => [...values.keys()] };
 
-  const appendfsync = get('chat:appendfsync') ?? DEFAULTS.appendfsync;
-  if (!(APPENDFSYNC_VALUES as readonly string[]).includes(appendfsync)) {
-    throw bad('chat:appendfsync', `one of ${APPENDFSYNC_VALUES.join(', ')}`, appendfsync);
-  }
-
+  const { settings, problems } = readSettings(raw);
+  if (problems.length > 0) throw new StackConfigError(problems.map((p) => `${name}: ${p}`).join('\n'));
   return {
     stack,
     file,
-    persistent: persistence === 'true',
-    appReplicas: integer('chat:appReplicas', DEFAULTS.appReplicas, 1, 50),
-    appendfsync: appendfsync as AppendFsync,
-    historyLimit: integer('chat:historyLimit', DEFAULTS.historyLimit, 1, 100_000),
+    persistent: settings.persistence,
+    appReplicas: settings.appReplicas,
+    appendfsync: settings.appendfsync,
+    historyLimit: settings.historyLimit,
+    settings,
   };
+}
+
+/**
+ * A stack file's value as Pulumi hands it to the program (pulumi/pulumi
+ * sdk/go/common/resource/config/value.go, unmarshalValue): a scalar as the text it is
+ * written as (`2`, `"2"` and `true` arrive as "2", "2" and "true"; an empty value as ""); a
+ * mapping or list as its JSON. A `secure:` value is encrypted with the stack's secrets
+ * provider, which the local stack cannot open: its key is known but its value unread, so it is
+ * not checked here (`pulumi up` checks it once decrypted).
+ */
+function stackFileValue(value: unknown, text: unknown): string | undefined {
+  if (value === null || value === undefined) return '';
+  if (typeof value !== 'object') return typeof text === 'string' ? text : String(value);
+  const keys = Object.keys(value);
+  if (!Array.isArray(value) && keys.length === 1 && keys[0] === 'secure') return undefined;
+  return JSON.stringify(value);
 }

@@ -87,7 +87,8 @@ export class LocalStack {
     ensureStackFile(opts.stack, this.root);
     this.config = readStackConfig(opts.stack, this.root);
     this.persistent = this.config.persistent;
-    this.redisMode = opts.redis ?? 'pod';
+    // --redis wins; else the stack file's chat:redis, as `pulumi up` reads it.
+    this.redisMode = opts.redis ?? this.config.settings.redis;
     this.plan =
       this.redisMode === 'managed'
         ? managedPlan(managedPersistence(this.persistent), opts.snapshotSeconds)

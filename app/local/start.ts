@@ -21,9 +21,10 @@ pod's flags for the stack, and the chat replicas behind one port (round-robin).
 
 Options:
   --stack stateless|stateful   which Pulumi.<stack>.yaml to follow (default stateless)
-  --redis pod|managed          pod (default): redis-server as the Redis pod runs; managed: as
+  --redis pod|managed          pod: redis-server as the Redis pod runs; managed: as
                                DigitalOcean Managed Valkey runs (an emulation: TLS only, a
                                password, no AOF, RDB dumps at most every 10 minutes)
+                               (default: the stack file's chat:redis, else pod)
   --port N                     HTTP port on 127.0.0.1 (default 8080; 0 = any free port)
   --replicas N                 chat replicas (default chat:appReplicas, else 2)
   --data-dir DIR               where Redis keeps its data (default .local/<stack>, or
@@ -41,7 +42,8 @@ class UsageError extends Error {}
 
 interface Args {
   stack: 'stateless' | 'stateful';
-  redis: 'pod' | 'managed';
+  /** Undefined: the stack file's chat:redis (default pod). */
+  redis?: 'pod' | 'managed';
   port: number;
   replicas?: number;
   dataDir?: string;
@@ -82,8 +84,8 @@ function parse(argv: string[]): Args {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const redis = values.redis ?? 'pod';
-  if (redis !== 'pod' && redis !== 'managed') {
+  const redis = values.redis;
+  if (redis !== undefined && redis !== 'pod' && redis !== 'managed') {
     throw new UsageError(`--redis must be one of pod, managed; got ${JSON.stringify(redis)}`);
   }
   return {

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import os from 'node:os';
+import { SETTINGS } from './stack-settings';
 
 /**
  * The service's configuration, read once from the environment at start.
@@ -55,7 +56,7 @@ export const CONFIG_DEFAULTS = {
   port: 8080,
   host: '0.0.0.0',
   redisUrl: 'redis://127.0.0.1:6379',
-  historyLimit: 100,
+  historyLimit: SETTINGS.historyLimit.default,
   rateLimitPerMin: 60,
   logLevel: 'info' as LogLevel,
   maxLiveStreams: 4_000,
@@ -65,8 +66,12 @@ export const CONFIG_DEFAULTS = {
 /** The most MAX_LIVE_STREAMS may allow (far past what a 256 Mi pod holds; see the default). */
 export const MAX_LIVE_STREAMS_MAX = 100_000;
 
-/** The most messages HISTORY_LIMIT may keep; the Pulumi config (chat:historyLimit) uses the same bound. */
-export const HISTORY_LIMIT_MAX = 10_000;
+/**
+ * The bounds of the variables a stack setting becomes (chat:historyLimit, chat:rateLimitPerMin):
+ * those of the setting's declaration, so what `pulumi up` and `npm start` accept, every replica accepts.
+ */
+const HISTORY_LIMIT = SETTINGS.historyLimit.bounds;
+const RATE_LIMIT_PER_MIN = SETTINGS.rateLimitPerMin.bounds;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -159,9 +164,15 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     redisUrl: redisUrl(env),
     // The password is taken verbatim: only an empty value counts as unset.
     redisPassword: env.REDIS_PASSWORD ? env.REDIS_PASSWORD : undefined,
-    historyLimit: integer(env, 'HISTORY_LIMIT', CONFIG_DEFAULTS.historyLimit, 1, HISTORY_LIMIT_MAX),
+    historyLimit: integer(env, 'HISTORY_LIMIT', CONFIG_DEFAULTS.historyLimit, HISTORY_LIMIT.min, HISTORY_LIMIT.max),
     replicaName: replicaName(env),
-    rateLimitPerMin: integer(env, 'RATE_LIMIT_PER_MIN', CONFIG_DEFAULTS.rateLimitPerMin, 0, 1_000_000),
+    rateLimitPerMin: integer(
+      env,
+      'RATE_LIMIT_PER_MIN',
+      CONFIG_DEFAULTS.rateLimitPerMin,
+      RATE_LIMIT_PER_MIN.min,
+      RATE_LIMIT_PER_MIN.max,
+    ),
     logLevel: logLevel(env),
     trustProxy: trustProxy(env),
     httpsOnly: flag(env, 'HTTPS_ONLY'),

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_POOL } from '../../infra/cluster';
-import { CONFIG_KEYS } from '../../infra/config';
 import { monthlyCost, PRICES } from '../../infra/prices';
+import { SETTINGS, SETTING_KEYS, type Setting } from '../src/stack-settings';
 import { USAGE as BENCH_USAGE } from '../bench/args';
 import { headings, helpFlags, links, npmCommands, slug, tables } from './helpers/markdown';
 import { REPO_ROOT } from './helpers/replica-process';
@@ -183,17 +183,38 @@ describe("infra/README.md's configuration table", () => {
     expect(table).toBeDefined();
   });
 
-  it('documents exactly the chat: keys infra/config.ts accepts', () => {
-    const documented = new Set(table!.rows.flatMap((r) => [...r.cells[0].matchAll(/`([^`]+)`/g)].map((m) => m[1])));
-    const accepted = new Set<string>(CONFIG_KEYS);
-    const problems = [
-      ...[...documented]
-        .filter((k) => !accepted.has(k))
-        .map((k) => `infra/README.md documents chat:${k}, which infra/config.ts does not accept`),
-      ...[...accepted]
-        .filter((k) => !documented.has(k))
-        .map((k) => `infra/config.ts accepts chat:${k}, which infra/README.md's table does not document`),
-    ];
+  it('documents exactly the chat: keys app/src/stack-settings.ts declares, in its order', () => {
+    const documented = table!.rows.map((r) => /^`([^`]+)`$/.exec(r.cells[0])?.[1] ?? r.cells[0]);
+    expect(documented).toEqual(SETTING_KEYS);
+  });
+
+  /** A row's cells as its declaration writes them (a pipe in a cell is written `\|`). */
+  const cellsOf = (setting: Setting) => {
+    const defaultCell =
+      setting.defaultText ??
+      (setting.required !== undefined
+        ? '(required)'
+        : setting.default === undefined
+          ? 'unset'
+          : `\`${String(setting.default)}\``);
+    return [`${setting.type}${setting.secret ? ', secret' : ''}`, defaultCell, setting.allowed.replace(/\|/g, '\\|')];
+  };
+
+  it("writes each key's type, default and allowed values as declared, and starts what it changes with the description", () => {
+    const problems: string[] = [];
+    for (const row of table!.rows) {
+      const key = /^`([^`]+)`$/.exec(row.cells[0])?.[1];
+      if (key === undefined || !(key in SETTINGS)) continue; // the test above names it
+      const setting: Setting = SETTINGS[key as keyof typeof SETTINGS];
+      const expected = cellsOf(setting);
+      const [, ...cells] = row.cells;
+      if (cells.slice(0, 3).join(' | ') !== expected.join(' | ') || !(cells[3] ?? '').startsWith(setting.description)) {
+        problems.push(
+          `infra/README.md:${row.n}: the row of chat:${key} should read\n` +
+            `| \`${key}\` | ${expected.join(' | ')} | ${setting.description} … |`,
+        );
+      }
+    }
     expect(problems).toEqual([]);
   });
 });

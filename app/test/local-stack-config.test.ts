@@ -36,13 +36,15 @@ describe('readStackConfig: the local stack follows Pulumi.<stack>.yaml', () => {
 
   it('applies the defaults when only chat:persistence is set', () => {
     write('stateful', 'config:\n  chat:persistence: "true"\n');
-    expect(readStackConfig('stateful', root)).toEqual({
+    expect(readStackConfig('stateful', root)).toMatchObject({
       stack: 'stateful',
       file: path.join(root, 'Pulumi.stateful.yaml'),
       persistent: true,
       appReplicas: 2,
       appendfsync: 'everysec',
       historyLimit: 100,
+      // Every setting, as the Pulumi program reads it.
+      settings: { persistence: true, region: 'nyc1', registry: { mode: 'create', tier: 'starter' } },
     });
   });
 
@@ -65,8 +67,10 @@ describe('readStackConfig: the local stack follows Pulumi.<stack>.yaml', () => {
       'Pulumi.stateful.yaml: chat:persistence must be "true" or "false"; got "yes"',
     );
     write('stateful', 'config:\n  chat:appReplicas: 2\n');
+    // The Pulumi program's message: it says what each value means.
     expect(errorOf(() => readStackConfig('stateful', root))).toBe(
-      'Pulumi.stateful.yaml: chat:persistence is required ("true" or "false")',
+      'Pulumi.stateful.yaml: chat:persistence must be set: "false" for memory-only Redis (Pulumi.stateless.yaml) ' +
+        'or "true" for an append-only file on a volume (Pulumi.stateful.yaml)',
     );
     write('stateful', 'config:\n  chat:persistence: "true"\n  chat:appReplicas: "0"\n');
     expect(errorOf(() => readStackConfig('stateful', root))).toMatch(
@@ -80,8 +84,58 @@ describe('readStackConfig: the local stack follows Pulumi.<stack>.yaml', () => {
     expect(errorOf(() => readStackConfig('stateful', root))).toMatch(
       /^Pulumi\.stateful\.yaml: chat:historyLimit must be/,
     );
+    // The bound is the service's (HISTORY_LIMIT), which every replica would refuse past.
+    write('stateful', 'config:\n  chat:persistence: "true"\n  chat:historyLimit: "50000"\n');
+    expect(errorOf(() => readStackConfig('stateful', root))).toBe(
+      'Pulumi.stateful.yaml: chat:historyLimit must be a whole number from 1 to 10000; got "50000"',
+    );
     write('stateful', 'config: [\n');
     expect(errorOf(() => readStackConfig('stateful', root))).toMatch(/^Pulumi\.stateful\.yaml: not valid YAML/);
+  });
+
+  it('reports every problem, one line each, unknown keys included', () => {
+    write('stateless', 'config:\n  chat:persistence: maybe\n  chat:replicas: 3\n  chat:appReplicas: 0\n');
+    expect(errorOf(() => readStackConfig('stateless', root)).split('\n')).toEqual([
+      expect.stringMatching(
+        /^Pulumi\.stateless\.yaml: chat:replicas is not a known key; allowed keys are .*chat:appReplicas/,
+      ),
+      'Pulumi.stateless.yaml: chat:persistence must be "true" or "false"; got "maybe"',
+      'Pulumi.stateless.yaml: chat:appReplicas must be a whole number from 1 to 50; got "0"',
+    ]);
+  });
+
+  it('takes values as Pulumi hands them over: scalars as written, objects as JSON, secure values unread', () => {
+    write(
+      'stateless',
+      [
+        'config:',
+        '  chat:persistence: false',
+        '  chat:appReplicas: 3',
+        '  chat:registry:',
+        '    name: reg-1',
+        '    existing: true',
+        '  chat:redisPassword:',
+        '    secure: v1:abcdefgh',
+        '  digitalocean:token:',
+        '    secure: v1:ijklmnop',
+        '',
+      ].join('\n'),
+    );
+    const { settings } = readStackConfig('stateless', root);
+    expect(settings).toMatchObject({
+      persistence: false,
+      appReplicas: 3,
+      registry: { mode: 'existing', name: 'reg-1' },
+    });
+    expect(settings.redisPassword).toBeUndefined();
+    // `1.0` is the text "1.0" to Pulumi, not the number 1: not a whole number.
+    write('stateless', 'config:\n  chat:persistence: false\n  chat:appReplicas: 1.0\n');
+    expect(errorOf(() => readStackConfig('stateless', root))).toBe(
+      'Pulumi.stateless.yaml: chat:appReplicas must be a whole number from 1 to 50; got "1.0"',
+    );
+    // A registry name of digits is a number in the object Pulumi passes as JSON: refused, as `pulumi up` refuses it.
+    write('stateless', 'config:\n  chat:persistence: false\n  chat:registry:\n    name: 123\n');
+    expect(errorOf(() => readStackConfig('stateless', root))).toMatch(/problem at chat:registry\.name/);
   });
 
   it('says which file is missing', () => {

@@ -172,7 +172,7 @@ describe('bad configuration names the key', () => {
       'chat:redis must be one of pod, managed; got "valkey"',
     ]);
     expect(problems({ persistence: 'true', redis: 'managed', redisSize: 'db-s-9vcpu-99gb' })).toEqual([
-      expect.stringMatching(/^chat:redisSize must be a Managed Valkey size .*got "db-s-9vcpu-99gb"/),
+      expect.stringMatching(/^chat:redisSize must be one of db-s-1vcpu-1gb, .*got "db-s-9vcpu-99gb"/),
     ]);
     expect(problems({ persistence: 'true', redisSize: 'db-s-1vcpu-2gb', redisStandby: 'true' })).toEqual([
       'chat:redisSize must be set only with chat:redis managed (the pod has no database size)',

@@ -182,8 +182,9 @@ describe('cluster options', () => {
       autoScale: true,
       minNodes: 2,
       maxNodes: 5,
-      nodeCount: 2,
     });
+    // No count unless chat:nodeCount is set: DOKS keeps the pool's size between the bounds.
+    expect(r.one(T.nodePool, 'workers').inputs.nodeCount).toBeUndefined();
     expect(r.one(T.cluster).inputs.nodePool).toMatchObject({ autoScale: false, nodeCount: 1 });
   });
 });
