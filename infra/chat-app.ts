@@ -12,6 +12,7 @@ import {
   restrictedContainer,
   restrictedPod,
 } from './k8s-common';
+import { MANAGED_PERSISTENCE_ENV, type ManagedPersistence } from './managed-redis';
 
 /** The node user of the official Node images; numeric so the kubelet can verify runAsNonRoot. */
 export const CHAT_UID = 1000;
@@ -127,16 +128,48 @@ export interface ChatAppArgs {
   replicas: number;
   historyLimit: number;
   rateLimitPerMin?: number;
-  redisHost: pulumi.Input<string>;
-  redisPort: number;
+  /** The Redis pod (chat:redis pod); ignored when `managedRedis` is set. */
+  redisHost?: pulumi.Input<string>;
+  redisPort?: number;
   /** Secret with the Redis password under REDIS_PASSWORD_KEY. */
-  redisSecretName: pulumi.Input<string>;
+  redisSecretName?: pulumi.Input<string>;
   /** Digest of that password (Redis.passwordDigest): a new password rolls the replicas. */
-  redisPasswordDigest: pulumi.Input<string>;
+  redisPasswordDigest?: pulumi.Input<string>;
+  /** chat:redis managed: REDIS_URL (rediss://) from a Secret, and what the service was configured with. */
+  managedRedis?: ManagedRedisRef;
   /** `{"auths": ...}` to pull a private image with (secret); none for public or preloaded images. */
   pullCredentials?: pulumi.Input<string>;
   /** Serve HTTPS on port 443 too (chat:domain); plain HTTP on port 80 only without it. */
   https?: LoadBalancerHttps;
+}
+
+/** Where the chat pods find the managed database (ManagedValkey). */
+export interface ManagedRedisRef {
+  secretName: pulumi.Input<string>;
+  urlKey: string;
+  /** A digest of the URL: a new password rolls the replicas. */
+  urlDigest: pulumi.Input<string>;
+  /** rdb | off: reported by /api/status (managed services refuse CONFIG GET). */
+  persistence: ManagedPersistence;
+}
+
+/** REDIS_URL for the chat container: the Redis pod's service, or the managed database's URL from its Secret. */
+function redisEnv(args: ChatAppArgs): k8s.types.input.core.v1.EnvVar[] {
+  if (args.managedRedis !== undefined) {
+    const m = args.managedRedis;
+    // Never a plain value: the URL carries the password.
+    return [
+      { name: 'REDIS_URL', valueFrom: { secretKeyRef: { name: m.secretName, key: m.urlKey } } },
+      { name: MANAGED_PERSISTENCE_ENV, value: m.persistence },
+    ];
+  }
+  if (args.redisHost === undefined || args.redisSecretName === undefined) {
+    throw new Error('ChatApp needs either the Redis pod (redisHost, redisSecretName) or managedRedis');
+  }
+  return [
+    { name: 'REDIS_URL', value: pulumi.interpolate`redis://${args.redisHost}:${args.redisPort}` },
+    { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: args.redisSecretName, key: REDIS_PASSWORD_KEY } } },
+  ];
 }
 
 export class ChatApp extends pulumi.ComponentResource {
@@ -169,8 +202,7 @@ export class ChatApp extends pulumi.ComponentResource {
 
     const env: k8s.types.input.core.v1.EnvVar[] = [
       { name: 'PORT', value: String(CHAT_PORT) },
-      { name: 'REDIS_URL', value: pulumi.interpolate`redis://${args.redisHost}:${args.redisPort}` },
-      { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: args.redisSecretName, key: REDIS_PASSWORD_KEY } } },
+      ...redisEnv(args),
       { name: 'HISTORY_LIMIT', value: String(args.historyLimit) },
       // The pod name, so the page shows which replica serves it.
       { name: 'REPLICA_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -196,7 +228,12 @@ export class ChatApp extends pulumi.ComponentResource {
           strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
           template: {
             // REDIS_PASSWORD comes from the Secret only at container start: a new password must roll the pods.
-            metadata: { labels: podLabels, annotations: { [REDIS_PASSWORD_ANNOTATION]: args.redisPasswordDigest } },
+            metadata: {
+              labels: podLabels,
+              annotations: {
+                [REDIS_PASSWORD_ANNOTATION]: args.managedRedis?.urlDigest ?? args.redisPasswordDigest ?? '',
+              },
+            },
             spec: {
               automountServiceAccountToken: false,
               securityContext: restrictedPod(CHAT_UID, CHAT_GID),

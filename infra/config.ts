@@ -37,6 +37,8 @@ export type ChatConfig = Omit<StackSettings, Reshaped> & {
    * on the load balancer's IP.
    */
   domain?: { name: string; zone: string };
+  /** Whether chat:redis was set at all: only then does the program compare with the last deployment (redis-switch.ts). */
+  redisExplicit: boolean;
 };
 
 /** Raised for invalid stack configuration; a RunError so Pulumi prints the message without a stack trace. */
@@ -130,5 +132,6 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
     redisPassword: settings.redisPassword === undefined ? undefined : pulumi.secret(settings.redisPassword),
     doToken,
     domain: domainOf(given),
+    redisExplicit: raw.get('redis') !== undefined,
   };
 }

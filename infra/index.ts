@@ -17,7 +17,7 @@ export const clusterName = stack.clusterName;
 export const registryEndpoint = stack.registryEndpoint;
 /** The image the chat pods run (by digest when built here). */
 export const image = stack.image;
-/** "memory" (phase 1 of the tutorial) or "aof" (phase 2). */
+/** "memory" (phase 1 of the tutorial) or "aof" (phase 2); with chat:redis managed, "rdb" or "memory" (persistence off). */
 export const persistence = stack.persistence;
 /** How much a crash can lose: everysec (up to a second) or always (nothing acknowledged); null when memory-only. */
 export const appendfsync = stack.appendfsync;
@@ -26,3 +26,7 @@ export const redisCommand = stack.redisCommand;
 export const experiment = stack.experiment;
 /** The snapshot redis-pvc was created from (chat:restoreFrom), else null. */
 export const restoredFrom = stack.restoredFrom;
+/** "pod" (redis-deployment) or "managed" (DigitalOcean Managed Valkey): chat:redis. */
+export const redis = stack.redis;
+/** The stack's monthly list price from what it declares, with the lines and the day the prices were read (infra/prices.ts). */
+export const monthlyCost = stack.monthlyCost;

@@ -21,8 +21,8 @@ export interface RedisPlan {
    * Multi-Attach (the new pod waits for a volume the old pod still holds).
    */
   strategy: 'Recreate' | 'RollingUpdate';
-  /** What `/api/status` reports for a Redis started this way. */
-  mode: 'memory' | 'aof';
+  /** What `/api/status` reports for a Redis started this way (rdb: the managed emulation, app/local/managed-emulation.ts). */
+  mode: 'memory' | 'aof' | 'rdb';
 }
 
 export function redisPlan(persistent: boolean, appendfsync: AppendFsync = 'everysec'): RedisPlan {

@@ -12,16 +12,11 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 
+import type { PreviousOutputs } from './previous-deployment';
 import { DO_SNAPSHOT_CLASS, RESTORE_NAMES, snapshotContentObject, volumeSnapshotObject } from './snapshot-objects';
 
 export { DO_CSI_DRIVER, DO_SNAPSHOT_CLASS, RESTORE_NAMES, SNAPSHOT_ID } from './snapshot-objects';
 export { snapshotContentObject, volumeSnapshotObject };
-
-/** What the last deployment of this stack exported (read through a StackReference to itself). */
-export interface PreviousOutputs {
-  persistence?: unknown;
-  restoredFrom?: unknown;
-}
 
 /**
  * Why chat:restoreFrom must not run, or undefined. redis-pvc exists when the stack's last
@@ -86,16 +81,4 @@ export function claimSource(snapshotId: string, previous: PreviousOutputs, stack
   const refusal = restoreRefusal(snapshotId, previous, stack);
   if (refusal) throw new RestoreRefused(refusal);
   return { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name };
-}
-
-/** This stack's outputs from its last deployment (pulumi/pulumi#3722: a stack may reference itself). */
-export function previousOutputs(opts?: pulumi.CustomResourceOptions): pulumi.Output<PreviousOutputs> {
-  const self = new pulumi.StackReference(
-    'previous-deployment',
-    { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` },
-    opts,
-  );
-  return pulumi
-    .all([self.getOutput('persistence'), self.getOutput('restoredFrom')])
-    .apply(([persistence, restoredFrom]) => ({ persistence, restoredFrom }));
 }

@@ -11,7 +11,16 @@
  * refuses. What depends on more than the stack file (the DigitalOcean token) is config.ts's.
  */
 import YAML from 'yaml';
-import { SETTINGS, SETTING_KEYS, type Setting, type SettingKey, type StackSettings } from '../app/src/stack-settings';
+import {
+  MANAGED_REDIS_SIZES,
+  SETTINGS,
+  SETTING_KEYS,
+  type Setting,
+  type SettingKey,
+  type StackSettings,
+} from '../app/src/stack-settings';
+import { MANAGED_DATABASE_REGIONS } from './managed-redis';
+import { PRICES } from './prices';
 
 export const CONFIG_NAMESPACE = 'chat';
 
@@ -118,6 +127,11 @@ export function domainOf(given: Partial<StackSettings>): { name: string; zone: s
   return holds && zone.includes('.') ? { name, zone } : undefined;
 }
 
+/** Managed Valkey sizes that may have a standby node (2 GB of RAM or more). */
+export const STANDBY_SIZES = Object.entries(MANAGED_REDIS_SIZES)
+  .filter(([, gb]) => gb >= 2)
+  .map(([size]) => size);
+
 const RULES: Rule[] = [
   // A memory-only stack has no redis-pvc to create from a snapshot.
   function restoreFrom(given, isSet, problems) {
@@ -128,6 +142,49 @@ const RULES: Rule[] = [
           'set only on a stack with chat:persistence true: a memory-only stack has no redis-pvc to restore into ' +
             '(`pulumi config set chat:persistence true`, or `pulumi config rm chat:restoreFrom`)',
           given.restoreFrom,
+        ),
+      );
+    }
+  },
+
+  // issue 20: chat:redis managed, chat:redisSize, chat:redisStandby.
+  function managedRedis(given, isSet, problems) {
+    if (given.redis !== 'managed') {
+      if (isSet('redisSize'))
+        problems.push(problem(full('redisSize'), 'set only with chat:redis managed (the pod has no database size)'));
+      if (isSet('redisStandby'))
+        problems.push(problem(full('redisStandby'), 'set only with chat:redis managed (the pod has no standby)'));
+      return;
+    }
+    const size = given.redisSize ?? SETTINGS.redisSize.default;
+    if (given.redisStandby && !STANDBY_SIZES.includes(size)) {
+      problems.push(
+        problem(
+          full('redisStandby'),
+          `"false" for chat:redisSize ${size}: DigitalOcean gives standby nodes only to plans with 2 GB of RAM or more ` +
+            `(${STANDBY_SIZES.join(', ')}); choose one of those sizes for a standby`,
+          'true',
+        ),
+      );
+    }
+    if (isSet('kubeconfig')) {
+      problems.push(
+        problem(
+          full('redis'),
+          '"pod" with chat:kubeconfig: the managed database is reached through the DOKS cluster this program creates ' +
+            '(its VPC and a database firewall rule for that cluster); unset chat:kubeconfig to create one',
+          'managed',
+        ),
+      );
+    }
+    const region = isSet('region') ? given.region : SETTINGS.region.default;
+    if (region !== undefined && !MANAGED_DATABASE_REGIONS.includes(region)) {
+      problems.push(
+        problem(
+          full('region'),
+          `a region with DigitalOcean Managed Databases for chat:redis managed (${MANAGED_DATABASE_REGIONS.join(', ')}, ` +
+            `as read on ${PRICES.readOn})`,
+          region,
         ),
       );
     }

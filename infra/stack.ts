@@ -14,8 +14,12 @@ import { DnsName, HttpsCertificate } from './domain';
 import { ChatImage } from './image';
 import { NAMES } from './k8s-common';
 import { Redis } from './redis';
-import { previousOutputs } from './restore';
+import { previousOutputs } from './previous-deployment';
 import { instanceName } from './instance-name';
+import { ManagedValkey } from './managed-valkey';
+import { stackCost } from './stack-cost';
+import { guardRedisSwitch } from './redis-switch';
+import type { MonthlyCost } from './prices';
 
 export { instanceName };
 
@@ -37,6 +41,10 @@ export interface StackOutputs {
   experiment: Record<string, string>;
   /** chat:restoreFrom when redis-pvc was created from it, else null (restore.ts reads it back). */
   restoredFrom: string | null;
+  /** Where the history lives: "pod" or "managed" (chat:redis); fails on a refused switch. */
+  redis: pulumi.Output<string>;
+  /** The monthly list price of what the stack declares (infra/prices.ts). */
+  monthlyCost: MonthlyCost;
 }
 
 /** The tutorial's experiment, as commands for this stack. */
@@ -56,6 +64,22 @@ export function experimentCommands(persistent: boolean): Record<string, string> 
       ? // redis-pvc is protected on a stateful stack: deleting it deletes the volume and its history.
         'pulumi state unprotect --all --yes && pulumi config set chat:persistence false && pulumi up   # back to memory-only: deletes the volume'
       : 'pulumi config set chat:persistence true && pulumi up   # or: pulumi up -s stateful',
+  };
+}
+
+/** chat:redis managed: there is no Redis pod to delete; what the experiment can do instead. */
+export function managedExperimentCommands(persistence: 'rdb' | 'off'): Record<string, string> {
+  return {
+    useCluster:
+      'pulumi stack output kubeconfig --show-secrets > kubeconfig.yaml && export KUBECONFIG=$PWD/kubeconfig.yaml',
+    openChat: 'open "$(pulumi stack output url)"   # or paste it into a browser',
+    crashRedis:
+      'not possible here: the managed database cannot be killed from the cluster. Measure what a crash between ' +
+      'dumps loses with the local emulation: npm run experiment -- --stack stateful --redis managed',
+    expect:
+      persistence === 'rdb'
+        ? 'A crash of the managed node loses what was written since its last RDB dump (at most 10 minutes); a standby node (chat:redisStandby) takes over instead.'
+        : 'persistence off: a restart of the managed node loses the whole history.',
   };
 }
 
@@ -96,24 +120,51 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
     opts,
   );
 
-  const redis = new Redis(
-    'redis',
-    {
-      provider: cluster.provider,
-      instance,
-      persistent: cfg.persistence,
-      appendfsync: cfg.appendfsync,
-      storageClass: cfg.storageClass,
-      storageSize: cfg.redisStorageSize,
-      password: cfg.redisPassword,
-      protect,
-      restore:
-        cfg.restoreFrom !== undefined && cfg.persistence
-          ? { snapshotId: cfg.restoreFrom, previous: previousOutputs(opts), stack: cfg.stack }
-          : undefined,
-    },
-    opts,
-  );
+  // chat:redis pod (the default): the tutorial's Redis pod, exactly as before. managed: no Redis
+  // objects in Kubernetes; the history lives in DigitalOcean Managed Valkey.
+  // Checks that hold only on a new stack read its last deployment's outputs, through one
+  // self-reference made only when a check needs it (so other stacks declare what they did).
+  const restoring = cfg.restoreFrom !== undefined && cfg.persistence;
+  const previous = cfg.redisExplicit || restoring ? previousOutputs(opts) : undefined;
+  const redisMode = cfg.redisExplicit ? guardRedisSwitch(cfg.redis, previous!) : pulumi.output(cfg.redis);
+  const redis =
+    cfg.redis === 'pod'
+      ? new Redis(
+          'redis',
+          {
+            provider: cluster.provider,
+            instance,
+            persistent: cfg.persistence,
+            appendfsync: cfg.appendfsync,
+            storageClass: cfg.storageClass,
+            storageSize: cfg.redisStorageSize,
+            password: cfg.redisPassword,
+            protect,
+            restore: restoring ? { snapshotId: cfg.restoreFrom!, previous: previous!, stack: cfg.stack } : undefined,
+          },
+          opts,
+        )
+      : undefined;
+  const valkey =
+    cfg.redis === 'managed'
+      ? new ManagedValkey(
+          'managed-redis',
+          {
+            provider: cluster.provider,
+            instance,
+            region: cfg.region,
+            size: cfg.redisSize,
+            standby: cfg.redisStandby,
+            persistent: cfg.persistence,
+            // config.ts refuses managed with chat:kubeconfig, so the cluster is created here.
+            cluster: cluster.cluster!,
+            tags: ['doks-chat', instance],
+            // Always: even without snapshots, deleting the database deletes what it holds now.
+            protect: true,
+          },
+          opts,
+        )
+      : undefined;
 
   const certificate =
     cfg.domain !== undefined ? new HttpsCertificate('https', { instance, domain: cfg.domain.name }, opts) : undefined;
@@ -127,10 +178,16 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
       replicas: cfg.appReplicas,
       historyLimit: cfg.historyLimit,
       rateLimitPerMin: cfg.rateLimitPerMin,
-      redisHost: redis.serviceName,
-      redisPort: redis.port,
-      redisSecretName: redis.secretName,
-      redisPasswordDigest: redis.passwordDigest,
+      redisHost: redis?.serviceName,
+      redisPort: redis?.port,
+      redisSecretName: redis?.secretName,
+      redisPasswordDigest: redis?.passwordDigest,
+      managedRedis: valkey && {
+        secretName: valkey.secretName,
+        urlKey: valkey.urlKey,
+        urlDigest: valkey.urlDigest,
+        persistence: valkey.persistence,
+      },
       pullCredentials: image.pullCredentials,
       https: certificate !== undefined ? { certificateName: certificate.certificateName } : undefined,
     },
@@ -149,10 +206,12 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
     clusterName: cluster.clusterName,
     registryEndpoint: image.registryEndpoint ?? pulumi.output(null),
     image: image.imageRef,
-    persistence: redis.plan.mode,
-    appendfsync: cfg.persistence ? cfg.appendfsync : null,
-    redisCommand: redis.commandLine,
-    experiment: experimentCommands(cfg.persistence),
+    persistence: redis?.plan.mode ?? (valkey!.persistence === 'rdb' ? 'rdb' : 'memory'),
+    appendfsync: redis && cfg.persistence ? cfg.appendfsync : null,
+    redisCommand: redis?.commandLine ?? valkey!.description,
+    experiment: valkey ? managedExperimentCommands(valkey.persistence) : experimentCommands(cfg.persistence),
+    redis: redisMode,
+    monthlyCost: stackCost(cfg),
     restoredFrom: cfg.persistence ? (cfg.restoreFrom ?? null) : null,
   };
 }

@@ -1,4 +1,5 @@
 import { APPENDFSYNC_VALUES, type AppendFsync } from '../../infra/persistence';
+import { MANAGED_ON_CLUSTER } from './cluster-setup';
 
 /**
  * The experiment's command line:
@@ -23,6 +24,10 @@ export interface ExperimentOptions {
   /** Local: Redis's fsync policy. Cluster: what the deployed stack is expected to use. Undefined: the stack's own setting. */
   appendfsync?: AppendFsync;
   json: boolean;
+  /** Where the history lives: the Redis pod (default) or the managed service (local: its emulation). */
+  redis: 'pod' | 'managed';
+  /** --redis managed: seconds between RDB dumps of the emulation (default the service's 600). */
+  snapshotSeconds?: number;
   /** Seconds to wait for Redis and the service to come back after each kill. */
   timeoutSeconds: number;
   // local target
@@ -57,6 +62,11 @@ bad arguments.
   --rate R                     writes per second of the --load writer (default 200, at most 2000)
   --appendfsync everysec|always  Redis's fsync policy (stateful only; local: sets it,
                                cluster: states what the deployed stack uses)
+  --redis pod|managed          where the history lives (default pod). managed runs the local
+                               emulation of DigitalOcean Managed Valkey: TLS-only redis-server,
+                               a password, no AOF, RDB dumps on the service's schedule
+  --snapshot-seconds S         with --redis managed on stateful: dump every S s instead of the
+                               service's 600 (a compressed schedule; the report says so)
   --json                       print one JSON summary as the last line of stdout
   --timeout S                  seconds to wait for recovery after each kill (default 60
                                local, 300 cluster)
@@ -99,6 +109,8 @@ const FLAGS = new Set([
   'namespace',
   'fault',
   'help',
+  'redis',
+  'snapshot-seconds',
 ]);
 const BOOLEAN = new Set(['load', 'json', 'help']);
 const LOCAL_ONLY = ['port', 'replicas', 'data-dir'];
@@ -191,6 +203,20 @@ export function parseArgs(argv: readonly string[]): ExperimentOptions {
     }
     if (opts.load) throw new UsageError('--load does not apply to --fault volume-loss');
   }
+  if (v('redis') !== undefined) opts.redis = oneOf<'pod' | 'managed'>('redis', v('redis')!, ['pod', 'managed']);
+  if (opts.redis === 'managed') {
+    if (target === 'cluster') throw new UsageError(`--redis managed with --target cluster: ${MANAGED_ON_CLUSTER}`);
+    if (opts.appendfsync !== undefined)
+      throw new UsageError(
+        '--appendfsync applies only to --redis pod (the managed service writes no append-only file)',
+      );
+  }
+  if (v('snapshot-seconds') !== undefined) {
+    if (opts.redis !== 'managed' || stack !== 'stateful') {
+      throw new UsageError('--snapshot-seconds applies only to --stack stateful --redis managed (RDB snapshots)');
+    }
+    opts.snapshotSeconds = integer('snapshot-seconds', v('snapshot-seconds')!, 1, 3600);
+  }
   const nonEmpty = (flag: string) => {
     const s = v(flag);
     if (s !== undefined && s.trim() === '') throw new UsageError(`--${flag} must not be empty`);
@@ -224,6 +250,7 @@ function defaults(stack: StackName, target: TargetKind): ExperimentOptions {
     load: false,
     rate: 200,
     json: false,
+    redis: 'pod',
     timeoutSeconds: target === 'local' ? 60 : 300,
     port: 0,
     namespace: 'default',

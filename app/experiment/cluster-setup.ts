@@ -5,6 +5,13 @@ import type { ExperimentOptions } from './args';
 import { readStackOutputs, type StackOutputs } from './outputs';
 import { TargetError } from './target';
 
+/** Why --target cluster cannot run against chat:redis managed, and what to do instead. */
+export const MANAGED_ON_CLUSTER =
+  'the experiment cannot kill a managed database: with chat:redis managed there is no Redis pod to delete, and ' +
+  'DigitalOcean does not let a client crash the Managed Valkey node. Measure what a crash between dumps loses with ' +
+  'the local emulation instead (npm run experiment -- --stack stateful --redis managed), or test a failover of a ' +
+  'standby cluster (chat:redisStandby) from the DigitalOcean control panel or API while the chat runs';
+
 /** Everything the cluster target needs, resolved from flags, stack outputs and the stack file. */
 export interface ClusterSettings {
   url: string;
@@ -77,6 +84,7 @@ export async function resolveClusterSettings(
     throw new TargetError(`stack "${opts.stack}" has no "kubeconfig" output; pass --kubeconfig <file>`);
   }
 
+  if (outputs.redis === 'managed') throw new TargetError(MANAGED_ON_CLUSTER);
   const file = deps.stackFile(opts.stack);
   const persistence = outputs.persistence ?? file?.persistent ?? opts.stack === 'stateful';
   let appendfsync: AppendFsync | null = null;

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { redisCommandLine } from '../../infra/persistence';
+import { managedPersistence, MANAGED_SNAPSHOT_SECONDS } from '../../infra/managed-redis';
 import { LocalStack, type LocalStackOptions } from '../local/stack';
 import type { ExperimentOptions } from './args';
 import { TargetError, type KillResult, type Target, type TargetInfo } from './target';
@@ -28,7 +29,16 @@ export class LocalTarget implements Target {
   constructor(
     private readonly opts: Pick<
       ExperimentOptions,
-      'stack' | 'appendfsync' | 'port' | 'replicas' | 'dataDir' | 'messages' | 'load' | 'rate'
+      | 'stack'
+      | 'appendfsync'
+      | 'port'
+      | 'replicas'
+      | 'dataDir'
+      | 'messages'
+      | 'load'
+      | 'rate'
+      | 'redis'
+      | 'snapshotSeconds'
     >,
     private readonly makeStack: (o: LocalStackOptions) => LocalStack = (o) => new LocalStack(o),
   ) {}
@@ -55,6 +65,8 @@ export class LocalTarget implements Target {
         port: this.opts.port,
         replicas: this.opts.replicas,
         appendfsync: this.opts.appendfsync,
+        redis: this.opts.redis,
+        snapshotSeconds: this.opts.snapshotSeconds,
         dataDir,
         env: { RATE_LIMIT_PER_MIN: '0', HISTORY_LIMIT: String(historyLimit) },
         log: (line) => {
@@ -74,6 +86,25 @@ export class LocalTarget implements Target {
       throw new TargetError(`the local stack did not start: ${(err as Error).message}`);
     }
     const where = this.tempDir ? 'a temporary data dir' : `data dir ${stack.redisDir}`;
+    if (stack.redisMode === 'managed') {
+      const persistence = managedPersistence(stack.persistent);
+      const seconds = persistence === 'rdb' ? (this.opts.snapshotSeconds ?? MANAGED_SNAPSHOT_SECONDS) : null;
+      const schedule =
+        seconds === null
+          ? 'persistence off: no dumps'
+          : seconds === MANAGED_SNAPSHOT_SECONDS
+            ? `RDB dumps on the managed schedule (at most every ${seconds} s when keys changed)`
+            : `RDB dumps every ${seconds} s: a COMPRESSED schedule (--snapshot-seconds); the managed service dumps at most every ${MANAGED_SNAPSHOT_SECONDS} s`;
+      return {
+        url: stack.url,
+        persistence: persistence === 'rdb',
+        appendfsync: null,
+        managed: { persistence, snapshotSeconds: seconds },
+        description:
+          `local EMULATION of DigitalOcean Managed Valkey (redis-server, not Valkey; SIGKILL stands in for a crash of the managed node): ` +
+          `TLS only, a password, ${redisCommandLine(stack.plan)} on ${where}; ${schedule}; ${stack.replicas} chat replica(s) at ${stack.url}`,
+      };
+    }
     return {
       url: stack.url,
       persistence: stack.persistent,

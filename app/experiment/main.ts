@@ -118,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       historyLimit,
       progress: (line) => progress.update(line),
       onCycle: (c) => cycles.push(c),
+      snapshotSeconds: info.managed?.snapshotSeconds ?? undefined,
     });
   } catch (err) {
     error = err;
@@ -131,14 +132,21 @@ export async function main(argv: string[]): Promise<number> {
 
   const v = error
     ? { ok: false, reason: `cycle ${cycles.length + 1} failed: ${(error as Error)?.message ?? error}` }
-    : verdict({ persistence: info.persistence, appendfsync: info.appendfsync, cycles });
+    : verdict({ persistence: info.persistence, appendfsync: info.appendfsync, cycles, managed: info.managed });
   const summary = summarize(
-    { stack: opts.stack, target: opts.target, persistence: info.persistence, appendfsync: info.appendfsync },
+    {
+      stack: opts.stack,
+      target: opts.target,
+      redis: opts.redis,
+      snapshotSeconds: info.managed?.snapshotSeconds ?? null,
+      persistence: info.persistence,
+      appendfsync: info.appendfsync,
+    },
     cycles,
     v,
   );
   const header = [
-    `Experiment: stack ${opts.stack}, target ${opts.target}, ${opts.cycles} cycle(s) of ${opts.messages} message(s) then a Redis kill` +
+    `Experiment: stack ${opts.stack}${opts.redis === 'managed' ? ' --redis managed' : ''}, target ${opts.target}, ${opts.cycles} cycle(s) of ${opts.messages} message(s) then a Redis kill` +
       (opts.load ? `, with a writer posting ${opts.rate}/s through each kill` : ''),
     info.description,
   ];

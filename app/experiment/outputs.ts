@@ -9,6 +9,8 @@ export interface StackOutputs {
   kubeconfig?: string;
   persistence?: boolean;
   appendfsync?: AppendFsync;
+  /** Where the history lives (chat:redis): "pod" or "managed". */
+  redis?: 'pod' | 'managed';
 }
 
 export type RunCommand = (
@@ -74,5 +76,6 @@ export function parseOutputs(raw: Record<string, unknown>): StackOutputs {
   else if (raw.persistence === 'true' || raw.persistence === 'false') out.persistence = raw.persistence === 'true';
   else if (raw.persistence === 'aof' || raw.persistence === 'memory') out.persistence = raw.persistence === 'aof';
   if (raw.appendfsync === 'everysec' || raw.appendfsync === 'always') out.appendfsync = raw.appendfsync;
+  if (raw.redis === 'pod' || raw.redis === 'managed') out.redis = raw.redis;
   return out;
 }

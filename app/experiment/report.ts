@@ -6,6 +6,10 @@ import { median, sum, type CycleResult, type Verdict } from './verdict';
 export interface Summary {
   stack: StackName;
   target: TargetKind;
+  /** "pod", or "managed" (the local emulation of Managed Valkey). */
+  redis: 'pod' | 'managed';
+  /** managed with rdb: the dump interval used (600 is the service's); null otherwise. */
+  snapshotSeconds: number | null;
   persistence: boolean;
   appendfsync: AppendFsync | null;
   cycles: number;
@@ -25,6 +29,8 @@ export interface Summary {
 export interface RunDescription {
   stack: StackName;
   target: TargetKind;
+  redis?: 'pod' | 'managed';
+  snapshotSeconds?: number | null;
   persistence: boolean;
   appendfsync: AppendFsync | null;
 }
@@ -33,6 +39,8 @@ export function summarize(run: RunDescription, cycles: readonly CycleResult[], v
   return {
     stack: run.stack,
     target: run.target,
+    redis: run.redis ?? 'pod',
+    snapshotSeconds: run.snapshotSeconds ?? null,
     persistence: run.persistence,
     appendfsync: run.appendfsync,
     cycles: cycles.length,
@@ -92,7 +100,14 @@ export function formatReport(header: string[], cycles: readonly CycleResult[], s
     notes.push(
       `${rejected} --load post(s) were not acknowledged (503 while Redis was down, or errors); they do not count.`,
     );
-  if (!s.persistence) {
+  if (s.redis === 'managed') {
+    notes.push(
+      s.snapshotSeconds === null
+        ? 'Managed emulation, persistence off: a crash loses the whole history.'
+        : `Managed emulation, RDB only: a crash loses what was acknowledged since the last dump (one every ${s.snapshotSeconds} s at most); ` +
+            `${cycles.filter((c) => c.snapshotLoaded).length} of ${cycles.length} replacement(s) loaded a snapshot.`,
+    );
+  } else if (!s.persistence) {
     notes.push('Memory-only Redis: "lost" is what this stack promises; the replacement Redis starts empty.');
     const before = cycles.reduce((n, c) => n + c.acknowledgedBeforeKill, 0);
     const after = s.acknowledged - before;

@@ -28,6 +28,8 @@ export interface RunnerOptions {
   warmupMs?: number;
   /** With --load: how long the writer keeps going after the service is ready again. */
   tailMs?: number;
+  /** --redis managed with rdb: the dump interval; acknowledgements within it before the kill are counted as windowAcks. */
+  snapshotSeconds?: number;
   progress?: (line: string) => void;
   /** Called with each finished cycle. */
   onCycle?: (result: CycleResult) => void;
@@ -110,6 +112,11 @@ async function runCycle(
   // whose answer was lost as Redis died after storing it) must not push ours out of a window.
   const history = await readHistory(api, opts.recoveryTimeoutMs);
   const counts = count(acks, history, killAt, redisReadyAt, opts.historyLimit);
+  const windowAcks =
+    opts.snapshotSeconds === undefined
+      ? undefined
+      : acks.filter((a) => a.ackedAt >= killAt - lossWindowMs(opts.snapshotSeconds!) && a.ackedAt < redisReadyAt)
+          .length;
 
   return {
     cycle,
@@ -118,7 +125,18 @@ async function runCycle(
     redisRecoveryMs: kill.redisRecoveryMs,
     appRecoveryMs,
     aofLoaded: kill.aofLoaded,
+    ...(windowAcks === undefined ? {} : { windowAcks, snapshotLoaded: kill.snapshotLoaded ?? false }),
   };
+}
+
+/**
+ * How far back a crash between RDB dumps may reach: a dump in progress at the crash is lost,
+ * so what comes back is the last completed dump, which began at most one interval after the
+ * one before it. So: two intervals, plus a second for serverCron's check (every 100 ms) and
+ * the dump's own writing.
+ */
+export function lossWindowMs(snapshotSeconds: number): number {
+  return (2 * snapshotSeconds + 1) * 1000;
 }
 
 /** Writes `n` messages with unique texts (a few at a time); each must be acknowledged. */
@@ -176,7 +194,10 @@ export function count(
   killAt: number,
   redisReadyAt: number,
   historyLimit?: number,
-): Omit<CycleResult, 'cycle' | 'rejected' | 'redisRecoveryMs' | 'appRecoveryMs' | 'aofLoaded'> {
+): Omit<
+  CycleResult,
+  'cycle' | 'rejected' | 'redisRecoveryMs' | 'appRecoveryMs' | 'aofLoaded' | 'windowAcks' | 'snapshotLoaded'
+> {
   const present = new Set(history.map((m) => m.id));
   // A full list may have pushed the oldest acknowledged messages out: those are trimmed, not lost.
   const full = historyLimit !== undefined && history.length >= historyLimit;

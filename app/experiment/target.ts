@@ -9,8 +9,16 @@ export interface TargetInfo {
   persistence: boolean;
   /** Redis's fsync policy; null when there is no AOF. */
   appendfsync: AppendFsync | null;
+  /** --redis managed: the emulated managed service's persistence and dump interval. */
+  managed?: ManagedRun;
   /** One line for the report's header, e.g. the Redis command line. */
   description: string;
+}
+
+export interface ManagedRun {
+  persistence: 'rdb' | 'off';
+  /** Seconds between dumps with rdb; null with off. */
+  snapshotSeconds: number | null;
 }
 
 export interface KillResult {
@@ -18,6 +26,8 @@ export interface KillResult {
   redisRecoveryMs: number;
   /** Whether the replacement logged "DB loaded from append only file". */
   aofLoaded: boolean;
+  /** Whether it loaded an RDB snapshot ("DB loaded from disk"; the managed emulation). */
+  snapshotLoaded?: boolean;
 }
 
 /**

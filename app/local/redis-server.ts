@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { redisLaunch, type RedisPlan } from '../../infra/persistence';
+import { tlsOnlyArgs, type TlsFiles } from './managed-emulation';
 import { freePort } from './ports';
 
 /**
@@ -20,6 +21,8 @@ export interface RedisServerOptions {
   /** Port on 127.0.0.1; a free one is chosen when omitted. Kept across restarts. */
   port?: number;
   password?: string;
+  /** Accept only TLS on `port`, with these files (the managed emulation). */
+  tls?: TlsFiles;
   /** How long start() waits for "Ready to accept connections". */
   startTimeoutMs?: number;
 }
@@ -28,6 +31,7 @@ export class RedisServerError extends Error {}
 
 const READY = /Ready to accept connections/;
 const AOF_LOADED = /DB loaded from append only file/;
+const RDB_LOADED = /DB loaded from disk/;
 
 export class RedisServer extends EventEmitter {
   private child?: ChildProcess;
@@ -53,7 +57,7 @@ export class RedisServer extends EventEmitter {
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.opts.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
 
   get running(): boolean {
@@ -67,6 +71,11 @@ export class RedisServer extends EventEmitter {
   /** Whether the current process loaded its data from the AOF (the seed's log line). */
   get aofLoaded(): boolean {
     return this.logLines.some((l) => AOF_LOADED.test(l));
+  }
+
+  /** Whether the current process loaded an RDB snapshot (dump.rdb) at start. */
+  get snapshotLoaded(): boolean {
+    return this.logLines.some((l) => RDB_LOADED.test(l));
   }
 
   /** Starts redis-server and resolves with the milliseconds until it accepts connections. */
@@ -88,6 +97,7 @@ export class RedisServer extends EventEmitter {
       '--logfile',
       '',
       ...(this.opts.password ? ['--requirepass', this.opts.password] : []),
+      ...(this.opts.tls ? tlsOnlyArgs(this.port, this.opts.tls) : []),
       ...(this.opts.extraArgs ?? []),
     ]);
     this.logLines = [];

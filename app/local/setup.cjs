@@ -12,13 +12,15 @@ const root = path.resolve(__dirname, '..', '..');
 const purpose = process.argv[2] || 'start';
 
 const NEEDS = {
-  start: ['redis-server'],
+  // openssl: the managed emulation (--redis managed) makes its own certificate authority.
+  start: ['redis-server', 'openssl'],
   bench: ['redis-server'],
-  test: ['redis-server', 'chromium'],
+  test: ['redis-server', 'openssl', 'chromium'],
 };
 
 const HOW = {
   'redis-server': 'Debian/Ubuntu: sudo apt-get install redis-server  ·  macOS: brew install redis',
+  openssl: 'Debian/Ubuntu: sudo apt-get install openssl  ·  macOS: ships with the system',
   chromium: 'Debian/Ubuntu: sudo apt-get install chromium  ·  or set CHROMIUM_PATH to a Chrome/Chromium binary',
 };
 

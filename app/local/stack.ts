@@ -20,6 +20,8 @@ import { httpRequest } from './http';
 import { freePort, portInUse } from './ports';
 import { onLines, pidAlive, waitGone } from './processes';
 import { RedisServer } from './redis-server';
+import { ensureTlsFiles, managedPlan, newPassword, type TlsFiles } from './managed-emulation';
+import { managedPersistence, MANAGED_PERSISTENCE_ENV } from '../../infra/managed-redis';
 import { REPLICAS_CONFIG_ENV, type ReplicasConfig, type ReplicasMessage } from './replicas';
 import { ensureStackFile, readStackConfig, repoRoot, type StackConfig } from './stack-config';
 
@@ -39,6 +41,13 @@ export interface LocalStackOptions {
   env?: Record<string, string>;
   /** Where progress and log lines go (default: nothing). Lines start with [stack], [redis] or [replica-N]. */
   log?: (line: string) => void;
+  /**
+   * `pod` (default): redis-server as the Redis pod runs. `managed`: as DigitalOcean Managed
+   * Valkey runs (managed-emulation.ts): TLS only, a password, no AOF, RDB on its schedule.
+   */
+  redis?: 'pod' | 'managed';
+  /** managed with chat:persistence true: seconds between dumps (default the service's 600). */
+  snapshotSeconds?: number;
   /** Replicas append their log lines to this file instead of passing them to `log` (see ReplicasConfig.logFile). */
   replicaLogFile?: string;
 }
@@ -57,7 +66,11 @@ export class LocalStack {
   /** Redis's data directory: what the PVC is in the cluster. */
   readonly redisDir: string;
   readonly replicas: number;
+  /** Where the history lives, as chat:redis says. */
+  readonly redisMode: 'pod' | 'managed';
   url: string;
+  private readonly tls?: TlsFiles;
+  private readonly redisPassword?: string;
 
   private port: number;
   private readonly root: string;
@@ -74,14 +87,24 @@ export class LocalStack {
     ensureStackFile(opts.stack, this.root);
     this.config = readStackConfig(opts.stack, this.root);
     this.persistent = this.config.persistent;
-    this.plan = redisPlan(this.persistent, opts.appendfsync ?? this.config.appendfsync);
+    // --redis wins; else the stack file's chat:redis, as `pulumi up` reads it.
+    this.redisMode = opts.redis ?? this.config.settings.redis;
+    this.plan =
+      this.redisMode === 'managed'
+        ? managedPlan(managedPersistence(this.persistent), opts.snapshotSeconds)
+        : redisPlan(this.persistent, opts.appendfsync ?? this.config.appendfsync);
     this.replicas = opts.replicas ?? this.config.appReplicas;
     if (!Number.isInteger(this.replicas) || this.replicas < 1) {
       throw new LocalStackError(`replicas must be a whole number of at least 1; got ${this.replicas}`);
     }
     this.dataDir = path.resolve(opts.dataDir ?? path.join(this.root, '.local', opts.stack));
     this.redisDir = path.join(this.dataDir, 'redis');
-    this.redis = new RedisServer({ plan: this.plan, dir: this.redisDir });
+    if (this.redisMode === 'managed') {
+      // Kept beside (not in) Redis's data dir: a kill of the memory-only emulation wipes that.
+      this.tls = ensureTlsFiles(path.join(this.dataDir, 'tls'));
+      this.redisPassword = newPassword();
+    }
+    this.redis = new RedisServer({ plan: this.plan, dir: this.redisDir, tls: this.tls, password: this.redisPassword });
     this.port = opts.port ?? DEFAULT_PORT;
     this.url = `http://127.0.0.1:${this.port}`;
     this.log = opts.log ?? (() => {});
@@ -153,7 +176,7 @@ export class LocalStack {
    * and loads the AOF; the memory-only one starts on an empty dir (a new pod, no volume).
    * Resolves when the replacement accepts connections; call waitReady() to time the chat's recovery.
    */
-  async killRedis(): Promise<{ redisRecoveryMs: number; aofLoaded: boolean }> {
+  async killRedis(): Promise<{ redisRecoveryMs: number; aofLoaded: boolean; snapshotLoaded: boolean }> {
     const began = Date.now();
     const oldPid = this.redis.pid;
     await this.redis.kill();
@@ -163,15 +186,18 @@ export class LocalStack {
     await this.redis.start();
     const redisRecoveryMs = Date.now() - began;
     const aofLoaded = this.redis.aofLoaded;
+    const snapshotLoaded = this.redis.snapshotLoaded;
     this.log(
       `[stack] replacement redis-server (pid ${this.redis.pid}) ready after ${redisRecoveryMs} ms; ` +
         (aofLoaded
           ? 'it loaded the append-only file'
-          : this.persistent
-            ? 'no append-only file was loaded'
-            : 'it started empty (memory-only)'),
+          : snapshotLoaded
+            ? 'it loaded the last RDB snapshot (writes after that dump are gone)'
+            : this.persistent
+              ? 'no append-only file was loaded'
+              : 'it started empty (memory-only)'),
     );
-    return { redisRecoveryMs, aofLoaded };
+    return { redisRecoveryMs, aofLoaded, snapshotLoaded };
   }
 
   /**
@@ -261,6 +287,15 @@ export class LocalStack {
         REDIS_URL: this.redis.url,
         REDIS_PASSWORD: '', // the local Redis has none; ignore one set in the caller's shell
         HISTORY_LIMIT: String(this.config.historyLimit),
+        ...(this.tls && this.redisPassword
+          ? {
+              // As the chat pods get it: one rediss:// URL with the password in it.
+              REDIS_URL: `rediss://default:${encodeURIComponent(this.redisPassword)}@127.0.0.1:${this.redis.port}`,
+              // The emulation's CA, trusted the standard way (no custom CA option in the service).
+              NODE_EXTRA_CA_CERTS: this.tls.caFile,
+              [MANAGED_PERSISTENCE_ENV]: managedPersistence(this.persistent),
+            }
+          : {}),
         ...this.opts.env,
       },
       logFile: this.opts.replicaLogFile,

@@ -23,9 +23,14 @@ pod's flags for the stack, and the chat replicas behind one port (round-robin).
 
 Options:
   --stack stateless|stateful   which Pulumi.<stack>.yaml to follow (default stateless)
+  --redis pod|managed          pod: redis-server as the Redis pod runs; managed: as
+                               DigitalOcean Managed Valkey runs (an emulation: TLS only, a
+                               password, no AOF, RDB dumps at most every 10 minutes)
+                               (default: the stack file's chat:redis, else pod)
   --port N                     HTTP port on 127.0.0.1 (default 8080; 0 = any free port)
   --replicas N                 chat replicas (default chat:appReplicas, else 2)
-  --data-dir DIR               where Redis keeps its data (default .local/<stack>)
+  --data-dir DIR               where Redis keeps its data (default .local/<stack>, or
+                               .local/<stack>-managed with --redis managed)
   --restore BACKUP             start from a backup of \`npm run backup\` (a name --list shows,
                                latest, or its directory); only into an empty data dir
   --verbose                    show every Redis and replica log line
@@ -41,6 +46,8 @@ class UsageError extends Error {}
 
 interface Args {
   stack: 'stateless' | 'stateful';
+  /** Undefined: the stack file's chat:redis (default pod). */
+  redis?: 'pod' | 'managed';
   port: number;
   replicas?: number;
   dataDir?: string;
@@ -56,6 +63,7 @@ function parse(argv: string[]): Args {
       args: argv,
       options: {
         stack: { type: 'string' },
+        redis: { type: 'string' },
         port: { type: 'string' },
         replicas: { type: 'string' },
         'data-dir': { type: 'string' },
@@ -82,8 +90,13 @@ function parse(argv: string[]): Args {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const redis = values.redis;
+  if (redis !== undefined && redis !== 'pod' && redis !== 'managed') {
+    throw new UsageError(`--redis must be one of pod, managed; got ${JSON.stringify(redis)}`);
+  }
   return {
     stack,
+    redis,
     port: whole('port', values.port, 0, 65535) ?? 8080,
     replicas: whole('replicas', values.replicas, 1, 50),
     dataDir: values['data-dir'] ? path.resolve(values['data-dir']) : undefined,
@@ -142,7 +155,10 @@ async function main(): Promise<number> {
     return 0;
   }
   const root = repoRoot();
-  const dataDir = args.dataDir ?? defaultDataDir(args.stack, root);
+  // The managed emulation keeps its own data (an RDB file, its certificates) apart from the pod's.
+  const dataDir =
+    args.dataDir ??
+    (args.redis === 'managed' ? `${defaultDataDir(args.stack, root)}-managed` : defaultDataDir(args.stack, root));
   const other = runningState(dataDir);
   if (other) {
     throw new LocalStackError(
@@ -154,6 +170,7 @@ async function main(): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const stack = new LocalStack({
     stack: args.stack,
+    redis: args.redis,
     port: args.port,
     replicas: args.replicas,
     dataDir,
@@ -181,12 +198,21 @@ async function main(): Promise<number> {
   out(
     `doks-chat local stack "${args.stack}" (${path.basename(stack.config.file)}: chat:persistence "${stack.persistent}")`,
   );
-  out(`  Redis  redis-server ${flags}   (the Redis pod's flags)`);
-  out(
-    stack.persistent
-      ? `         data dir ${rel(stack.redisDir)} stands in for the redis-pvc volume: it outlives every kill`
-      : `         memory-only: no volume, so every new Redis starts empty (data dir ${rel(stack.redisDir)} is wiped)`,
-  );
+  if (stack.redisMode === 'managed') {
+    out(`  Redis  EMULATION of DigitalOcean Managed Valkey: redis-server ${flags}, TLS only (its own CA,`);
+    out('         trusted by the replicas through NODE_EXTRA_CA_CERTS), a password, no append-only file');
+    out(
+      stack.persistent
+        ? `         rdb: a dump at most every 10 minutes; a kill loses what came after the last dump (data dir ${rel(stack.redisDir)})`
+        : `         persistence off: every kill empties it (data dir ${rel(stack.redisDir)} is wiped)`,
+    );
+  } else out(`  Redis  redis-server ${flags}   (the Redis pod's flags)`);
+  if (stack.redisMode === 'pod')
+    out(
+      stack.persistent
+        ? `         data dir ${rel(stack.redisDir)} stands in for the redis-pvc volume: it outlives every kill`
+        : `         memory-only: no volume, so every new Redis starts empty (data dir ${rel(stack.redisDir)} is wiped)`,
+    );
   out(`  Chat   ${stack.replicas} replica(s) of dist/app/src/main.js on one port, round-robin like chat-app-lb`);
   out('Starting…');
 
@@ -246,9 +272,13 @@ async function main(): Promise<number> {
   out('The experiment: post a few messages, then kill Redis with SIGKILL, as `kubectl delete pod -l app=redis` does:');
   out(`  ${process.stdin.isTTY ? 'press k here, or run' : 'run'} \`npm run kill-redis\` in another terminal.`);
   out(
-    stack.persistent
-      ? '  This stack is persistent: the new Redis loads the append-only file and the history comes back.'
-      : '  This stack is memory-only: the new Redis starts empty and the history is gone.',
+    stack.redisMode === 'managed'
+      ? stack.persistent
+        ? '  Managed emulation (rdb): the new Redis loads the last dump; what was written after it is gone.'
+        : '  Managed emulation (persistence off): the new Redis starts empty and the history is gone.'
+      : stack.persistent
+        ? '  This stack is persistent: the new Redis loads the append-only file and the history comes back.'
+        : '  This stack is memory-only: the new Redis starts empty and the history is gone.',
   );
   out(`${process.stdin.isTTY ? 'q or Ctrl-C' : 'Ctrl-C (SIGINT) or SIGTERM'} stops everything.`);
 

@@ -172,6 +172,12 @@
    * when every message this page had shown is in the reloaded history.
    */
   function restartOutcome(persistence, had, missing) {
+    if (persistence === 'rdb') {
+      // Snapshots only (the managed service): what came back is the last dump, no more.
+      return missing === 0
+        ? ' and reloaded its last snapshot: ' + plural(had, 'message', 'messages') + ' kept'
+        : ' and reloaded its last snapshot, but ' + goneText(missing, had) + ' (written after that dump)';
+    }
     if (persistence === 'aof') {
       return missing === 0
         ? ' and reloaded its append-only file: ' + plural(had, 'message', 'messages') + ' kept'
@@ -192,7 +198,7 @@
       time,
       restartOutcome(run.persistence, had, missing),
     ]);
-    li.dataset.outcome = missing === 0 && run.persistence === 'aof' ? 'kept' : 'gone';
+    li.dataset.outcome = missing === 0 && (run.persistence === 'aof' || run.persistence === 'rdb') ? 'kept' : 'gone';
     return li;
   }
 
@@ -455,15 +461,28 @@
     if (run && run !== knownRun && !pastRuns.has(run)) void resync();
   }
 
+  /** aof, memory, or the managed service with rdb snapshots (and their interval) or none. */
+  function modeText(r) {
+    const where = r.managed ? 'managed, ' : '';
+    if (r.persistence === 'aof') return where + 'AOF (persistent)';
+    if (r.persistence === 'rdb') {
+      const every = r.snapshotSeconds >= 60 ? Math.round(r.snapshotSeconds / 60) + ' min' : r.snapshotSeconds + ' s';
+      return where + 'RDB snapshots every ' + every;
+    }
+    return r.managed ? 'managed, no snapshots' : 'memory-only';
+  }
+
   function showStatus(s) {
     redisUp = !!(s && s.redis.connected);
     if (s) historyLimit = s.historyLimit || historyLimit;
     if (redisUp) {
-      ui.mode.textContent = s.redis.persistence === 'aof' ? 'AOF (persistent)' : 'memory-only';
+      ui.mode.textContent = modeText(s.redis);
       ui.mode.title =
         s.redis.persistence === 'aof'
           ? 'appendonly yes: history survives a Redis restart'
-          : 'no persistence: a Redis restart empties the history';
+          : s.redis.persistence === 'rdb'
+            ? 'RDB snapshots only: a crash loses what was written since the last dump'
+            : 'no persistence: a Redis restart empties the history';
       uptime = { seconds: s.redis.uptimeSeconds, at: Date.now() };
       kept = s.redis.messages;
     }

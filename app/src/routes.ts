@@ -112,7 +112,9 @@ export function apiRoutes(router: IRouter, deps: ApiDeps): void {
   router.get('/api/status', async (_req, res) => {
     const redisStatus = {
       connected: false,
-      persistence: null as 'memory' | 'aof' | null,
+      persistence: null as 'memory' | 'aof' | 'rdb' | null,
+      snapshotSeconds: null as number | null,
+      managed: null as boolean | null,
       uptimeSeconds: null as number | null,
       runId: null as string | null,
       messages: null as number | null,

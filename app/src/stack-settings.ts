@@ -108,6 +108,22 @@ function setting<K extends Kind<unknown>, const M extends Meta<KindValue<K>>>(ki
 export const APPENDFSYNC_VALUES = ['everysec', 'always'] as const;
 export type AppendFsync = (typeof APPENDFSYNC_VALUES)[number];
 
+/** Where the chat history lives (issue 20): the Redis pod, or DigitalOcean Managed Valkey. */
+export const REDIS_MODES = ['pod', 'managed'] as const;
+/**
+ * Managed Valkey sizes the program knows (infra/prices.ts prices each), smallest first, with
+ * their RAM in GB: standby nodes need 2 GB or more (DigitalOcean docs, "How to Add Standby
+ * Nodes to Valkey Database Clusters").
+ */
+export const MANAGED_REDIS_SIZES = {
+  'db-s-1vcpu-1gb': 1,
+  'db-s-1vcpu-2gb': 2,
+  'db-s-2vcpu-4gb': 4,
+  'db-s-4vcpu-8gb': 8,
+} as const;
+export type ManagedRedisSize = keyof typeof MANAGED_REDIS_SIZES;
+const MANAGED_SIZE_NAMES = Object.keys(MANAGED_REDIS_SIZES) as [ManagedRedisSize, ...ManagedRedisSize[]];
+
 export const REGISTRY_TIERS = ['starter', 'basic', 'professional'] as const;
 export type RegistryTier = (typeof REGISTRY_TIERS)[number];
 
@@ -354,6 +370,20 @@ export const SETTINGS = {
       defaultText: 'unset (a new, empty `redis-pvc`)',
     },
   ),
+  // issue 20: DigitalOcean Managed Valkey; the rules that tie them together are in infra/settings.ts.
+  redis: setting(oneOf(REDIS_MODES), {
+    description: 'Where the chat history lives.',
+    default: 'pod',
+  }),
+  redisSize: setting(oneOf(MANAGED_SIZE_NAMES), {
+    description: 'The Managed Valkey size, with `redis` `managed`.',
+    default: 'db-s-1vcpu-1gb',
+  }),
+  redisStandby: setting(flag(), {
+    description:
+      'One standby node for Managed Valkey (`node_count` 2), which DigitalOcean promotes when the primary fails.',
+    default: false,
+  }),
 };
 
 type Declared = typeof SETTINGS;

@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_POOL } from '../../infra/cluster';
+import { monthlyCost, PRICES } from '../../infra/prices';
 import { SETTINGS, SETTING_KEYS, type Setting } from '../src/stack-settings';
 import { USAGE as BENCH_USAGE } from '../bench/args';
 import { headings, helpFlags, links, npmCommands, slug, tables } from './helpers/markdown';
@@ -214,5 +216,51 @@ describe("infra/README.md's configuration table", () => {
       }
     }
     expect(problems).toEqual([]);
+  });
+});
+
+describe('the cost lines, against the one price table (infra/prices.ts)', () => {
+  /** What prices.ts knows, and the totals it computes for the stacks as declared by default. */
+  function knownFigures(): Set<number> {
+    const figures = new Set<number>([
+      ...Object.values(PRICES.droplet),
+      ...Object.values(PRICES.registry),
+      ...Object.values(PRICES.valkey),
+      PRICES.haControlPlane,
+      PRICES.loadBalancer,
+      PRICES.volumePerGiB,
+    ]);
+    const base = {
+      nodes: [
+        { size: DEFAULT_POOL.size, count: DEFAULT_POOL.nodeCount },
+        { size: 's-2vcpu-2gb', count: 2 },
+      ],
+      highAvailability: false,
+      loadBalancers: 1,
+      registryTier: 'starter',
+    };
+    const stateful = monthlyCost({ ...base, volumeGiB: 1 }).usd;
+    const standby = monthlyCost({ ...base, volumeGiB: 0, valkey: { size: 'db-s-1vcpu-2gb', standby: true } });
+    figures.add(Math.round(stateful)); // "about $60/month"
+    figures.add(Math.round((stateful / 730) * 100) / 100); // per hour (730 hours a month)
+    figures.add(standby.lines.filter((l) => l.item.includes('Valkey')).reduce((n, l) => n + l.usd, 0)); // 2 GB + standby
+    return figures;
+  }
+  const dollars = (text: string) => [...text.matchAll(/\$(\d+(?:\.\d+)?)/g)].map((m) => Number(m[1]));
+
+  it.each([
+    ['README.md', /\*\*What an hour costs:\*\*[\s\S]*?```/],
+    ['infra/README.md', /## Costs\n[\s\S]*?\n## /],
+  ])('every dollar figure in the cost lines of %s is in the table or computed from it', (file, section) => {
+    const text = section.exec(read(file))?.[0];
+    expect(text).toBeDefined();
+    const known = knownFigures();
+    const found = dollars(text!);
+    expect(found.length).toBeGreaterThan(3);
+    expect(found.filter((d) => !known.has(d))).toEqual([]);
+  });
+
+  it('says when the prices were read', () => {
+    expect(PRICES.readOn).toMatch(/^\d{4}-\d{2}-\d{2}$/);
   });
 });

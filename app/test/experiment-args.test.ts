@@ -91,9 +91,37 @@ describe('experiment arguments', () => {
     ],
     [['--stack', 'stateful', '--target', 'cluster', '--url', 'ftp://x'], /--url must be an http\(s\) URL/],
     [['--stack', 'stateful', '--rate', '50'], /--rate applies only with --load/],
+    [['--stack', 'stateful', '--redis', 'valkey'], /--redis must be one of pod, managed; got "valkey"/],
+    [
+      ['--stack', 'stateful', '--redis', 'managed', '--target', 'cluster'],
+      /--redis managed with --target cluster: the experiment cannot kill a managed database.*npm run experiment -- --stack stateful --redis managed/,
+    ],
+    [
+      ['--stack', 'stateful', '--redis', 'managed', '--appendfsync', 'always'],
+      /--appendfsync applies only to --redis pod/,
+    ],
+    [
+      ['--stack', 'stateful', '--snapshot-seconds', '5'],
+      /--snapshot-seconds applies only to --stack stateful --redis managed/,
+    ],
+    [['--stack', 'stateless', '--redis', 'managed', '--snapshot-seconds', '5'], /--snapshot-seconds applies only/],
+    [
+      ['--stack', 'stateful', '--redis', 'managed', '--snapshot-seconds', '0'],
+      /--snapshot-seconds must be a whole number from 1 to 3600/,
+    ],
   ])('%j is refused: %s', (argv, message) => {
     expect(() => parseArgs(argv as string[])).toThrow(UsageError);
     expect(() => parseArgs(argv as string[])).toThrow(message as RegExp);
+  });
+
+  it('--redis managed, with the managed schedule or a compressed one', () => {
+    expect(parseArgs(['--stack', 'stateful']).redis).toBe('pod');
+    const managed = parseArgs(['--stack', 'stateful', '--redis', 'managed']);
+    expect([managed.redis, managed.snapshotSeconds]).toEqual(['managed', undefined]);
+    expect(parseArgs(['--stack', 'stateful', '--redis=managed', '--snapshot-seconds=2'])).toMatchObject({
+      redis: 'managed',
+      snapshotSeconds: 2,
+    });
   });
 
   describe('the built CLI', () => {

@@ -24,6 +24,29 @@ const gone = (over: Partial<CycleResult> = {}) =>
   cycle({ survived: 0, lost: 20, survivedFromBeforeKill: 0, aofLoaded: false, ...over });
 
 describe("verdict: does the outcome match the stack's promise?", () => {
+  describe('--redis managed (the emulation): RDB only, or nothing', () => {
+    const rdb = { persistence: 'rdb' as const, snapshotSeconds: 600 };
+    it('rdb passes when what was lost was acknowledged within two dump intervals before the crash', () => {
+      const v = verdict({ persistence: true, appendfsync: null, managed: rdb, cycles: [gone({ windowAcks: 20 })] });
+      expect(v).toEqual({
+        ok: true,
+        reason: expect.stringMatching(/^managed emulation \(rdb, a dump at most every 600 s\) as configured: 20 of 20/),
+      });
+    });
+    it('rdb fails when older acknowledged messages are lost too', () => {
+      const v = verdict({ persistence: true, appendfsync: null, managed: rdb, cycles: [gone({ windowAcks: 5 })] });
+      expect(v.ok).toBe(false);
+      expect(v.reason).toMatch(
+        /cycle 1: 20 acknowledged message\(s\) lost, more than the 5 acknowledged within two dump intervals \(2 × 600 s \+ 1 s\)/,
+      );
+    });
+    it('off passes only when nothing written before a crash survived', () => {
+      const off = { persistence: 'off' as const, snapshotSeconds: null };
+      expect(verdict({ persistence: false, appendfsync: null, managed: off, cycles: [gone()] }).ok).toBe(true);
+      expect(verdict({ persistence: false, appendfsync: null, managed: off, cycles: [cycle()] }).ok).toBe(false);
+    });
+  });
+
   describe('stateless (memory-only Redis): the history is gone after each kill', () => {
     it('passes when nothing written before any kill survived', () => {
       const v = verdict({ persistence: false, appendfsync: null, cycles: [gone(), gone({ cycle: 2 })] });

@@ -126,7 +126,15 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
     expect(res.json).toEqual({
       replica: 'replica-a',
       historyLimit: 5,
-      redis: { connected: true, persistence: 'memory', uptimeSeconds: expect.any(Number), runId, messages: 1 },
+      redis: {
+        connected: true,
+        persistence: 'memory',
+        snapshotSeconds: null,
+        managed: false,
+        uptimeSeconds: expect.any(Number),
+        runId,
+        messages: 1,
+      },
       liveFeed: { streams: expect.any(Number), maxStreams: 4000, maxStreamsPerClient: 10 },
     });
   });

@@ -61,7 +61,15 @@ describe('chat service while Redis is down', () => {
     expect((await httpRequest(`${svc.url}/api/status`)).json).toEqual({
       replica: 'survivor',
       historyLimit: 100,
-      redis: { connected: false, persistence: null, uptimeSeconds: null, runId: null, messages: null },
+      redis: {
+        connected: false,
+        persistence: null,
+        snapshotSeconds: null,
+        managed: null,
+        uptimeSeconds: null,
+        runId: null,
+        messages: null,
+      },
       liveFeed: { streams: 0, maxStreams: 4000, maxStreamsPerClient: 10 },
     });
     expect((await httpRequest(`${svc.url}/metrics`)).body).toMatch(/^chat_redis_connected\{replica="survivor"\} 0$/m);

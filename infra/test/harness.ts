@@ -16,6 +16,8 @@ export const ORGANIZATION = 'organization';
 export const FAKE_DO_TOKEN = 'dop_v1_' + 'f'.repeat(64);
 export const FAKE_LB_IP = '203.0.113.10';
 export const FAKE_DIGEST = 'sha256:' + 'ab'.repeat(32);
+export const FAKE_VPC_UUID = '11111111-2222-3333-4444-555555555555';
+export const FAKE_DB_PASSWORD = 'AVNS_fake-valkey-password';
 
 export interface Recorded {
   type: string;
@@ -106,6 +108,8 @@ function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
           },
         ],
         status: 'running',
+        // The region's default VPC when none is given (vpc_uuid is Computed).
+        vpcUuid: inputs.vpcUuid ?? FAKE_VPC_UUID,
       };
     case 'digitalocean:index/containerRegistry:ContainerRegistry':
       return {
@@ -126,8 +130,20 @@ function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
       return { ...inputs, result: 'generated-redis-password-0123456789' };
     case 'random:index/randomString:RandomString':
       return { ...inputs, result: 'x1y2z3' };
+    case 'digitalocean:index/databaseCluster:DatabaseCluster':
+      // What the API reports for Valkey: TLS URIs with the password put in (setDatabaseConnectionInfo).
+      return {
+        ...inputs,
+        host: `${inputs.name}-do-user-1.db.ondigitalocean.com`,
+        privateHost: `private-${inputs.name}-do-user-1.db.ondigitalocean.com`,
+        port: 25061,
+        user: 'default',
+        password: FAKE_DB_PASSWORD,
+        uri: `rediss://default:${FAKE_DB_PASSWORD}@${inputs.name}-do-user-1.db.ondigitalocean.com:25061`,
+        privateUri: `rediss://default:${FAKE_DB_PASSWORD}@private-${inputs.name}-do-user-1.db.ondigitalocean.com:25061`,
+      };
     case 'pulumi:pulumi:StackReference':
-      // What the referenced stack exported in its last deployment (restore.ts reads its own).
+      // What the referenced stack exported in its last deployment (previous-deployment.ts reads its own).
       return { ...inputs, outputs: previousOutputs.get(String(inputs.name)) ?? {}, secretOutputNames: [] };
     case 'kubernetes:core/v1:Service':
       return inputs.spec?.type === 'LoadBalancer'
@@ -311,6 +327,10 @@ export const T = {
   secret: 'kubernetes:core/v1:Secret',
   netpol: 'kubernetes:networking.k8s.io/v1:NetworkPolicy',
   pdb: 'kubernetes:policy/v1:PodDisruptionBudget',
+  database: 'digitalocean:index/databaseCluster:DatabaseCluster',
+  databaseFirewall: 'digitalocean:index/databaseFirewall:DatabaseFirewall',
+  valkeyConfig: 'digitalocean:index/databaseValkeyConfig:DatabaseValkeyConfig',
+  stackReference: 'pulumi:pulumi:StackReference',
 };
 
 /** Resource options as the program declared them, by resource name (Pulumi mocks do not see options). */

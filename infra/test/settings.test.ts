@@ -85,6 +85,17 @@ const CASES: Record<SettingKey, Cases> = {
     accepted: ['92b46522-4798-4544-9d33-8b74ea56adb7'],
     refused: ['123456789', '92B46522-4798-4544-9D33-8B74EA56ADB7', 'latest', ''],
   },
+  redis: { accepted: ['pod', 'managed'], refused: ['valkey', 'Managed', ''] },
+  redisSize: {
+    with: { 'chat:redis': 'managed' },
+    accepted: ['db-s-1vcpu-1gb', 'db-s-4vcpu-8gb'],
+    refused: ['db-s-9vcpu-99gb', 's-1vcpu-1gb', ''],
+  },
+  redisStandby: {
+    with: { 'chat:redis': 'managed', 'chat:redisSize': 'db-s-1vcpu-2gb' },
+    accepted: ['true', 'false'],
+    refused: ['yes', '1'],
+  },
 };
 
 const STACK = 'stateless';

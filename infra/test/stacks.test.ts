@@ -343,7 +343,9 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
         'image',
         'kubeconfig',
         'loadBalancerIp',
+        'monthlyCost',
         'persistence',
+        'redis',
         'redisCommand',
         'registryEndpoint',
         'restoredFrom',
@@ -358,6 +360,11 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     expect(experiment.crashRedis).toBe('kubectl delete pod -l app=redis');
     expect(experiment.watchLoadBalancer).toBe('kubectl get svc chat-app-lb -w');
     expect(experiment.redisLog).toContain('redis-deployment');
+    // Without chat:redis: the pod, and a cost that counts the volume only when persistent.
+    expect(o.redis).toBe('pod');
+    const cost = o.monthlyCost as { usd: number; lines: { item: string }[] };
+    expect(cost.usd).toBe(stack === 'stateful' ? 60.1 : 60);
+    expect(cost.lines.some((l) => l.item.startsWith('volume'))).toBe(stack === 'stateful');
   });
 });
 
