@@ -76,7 +76,7 @@ export function readStackConfig(stack: StackName, root: string = repoRoot()): St
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new StackConfigError(`${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new StackConfigError(`${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   let doc: unknown;
   try {
