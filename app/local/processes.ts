@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Calls `onLine` for each complete line of a stream (and the unterminated rest at its end). */
 export function onLines(stream: Readable, onLine: (line: string) => void): void {
@@ -44,7 +45,7 @@ export async function waitGone(pid: number, timeoutMs: number): Promise<boolean>
   const until = Date.now() + timeoutMs;
   while (pidAlive(pid)) {
     if (Date.now() > until) return false;
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
   return true;
 }

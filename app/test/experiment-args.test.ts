@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs, UsageError } from '../experiment/args';
+import { UsageError } from '../cli/args';
+import { parseArgs } from '../experiment/args';
 
 const root = path.resolve(__dirname, '..', '..');
 const mainJs = path.join(root, 'dist', 'app', 'experiment', 'main.js');
@@ -92,8 +93,8 @@ describe('experiment arguments', () => {
     [['--stack', 'stateful', '--target', 'cluster', '--url', 'ftp://x'], /--url must be an http\(s\) URL/],
     [['--stack', 'stateful', '--rate', '50'], /--rate applies only with --load/],
   ])('%j is refused: %s', (argv, message) => {
-    expect(() => parseArgs(argv as string[])).toThrow(UsageError);
-    expect(() => parseArgs(argv as string[])).toThrow(message as RegExp);
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
   });
 
   describe('the built CLI', () => {
