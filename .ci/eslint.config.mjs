@@ -13,8 +13,9 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-// A `_` name marks a parameter or caught error that the code ignores on purpose.
-const UNUSED = { argsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' };
+// A `_` name marks a parameter or caught error that the code ignores on purpose; a rest
+// sibling (`const { dropped, ...kept } = x`) is how a key is left out.
+const UNUSED = { argsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', ignoreRestSiblings: true };
 
 export default defineConfig(
   { basePath: root, ignores: ['dist/**', 'node_modules/**', '.local/**', '.pulumi/**'] },
