@@ -48,7 +48,7 @@ export default defineConfig(
     },
   },
   {
-    // The setup pre-step and this file: Node scripts, no TypeScript.
+    // Node scripts without TypeScript: the test pre-step, the image's helpers, this file.
     basePath: root,
     files: ['**/*.cjs', '**/*.mjs'],
     extends: [js.configs.recommended],
