@@ -26,5 +26,5 @@ export function previousOutputs(opts?: pulumi.CustomResourceOptions): pulumi.Out
   );
   return pulumi
     .all([self.getOutput('persistence'), self.getOutput('restoredFrom'), self.getOutput('redis')])
-    .apply(([persistence, restoredFrom, redis]) => ({ persistence, restoredFrom, redis }));
+    .apply(([persistence, restoredFrom, redis]: unknown[]) => ({ persistence, restoredFrom, redis }));
 }

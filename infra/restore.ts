@@ -13,7 +13,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 
 import type { PreviousOutputs } from './previous-deployment';
-import { DO_SNAPSHOT_CLASS, RESTORE_NAMES, snapshotContentObject, volumeSnapshotObject } from './snapshot-objects';
+import { RESTORE_NAMES, snapshotContentObject, volumeSnapshotObject } from './snapshot-objects';
 
 export { DO_CSI_DRIVER, DO_SNAPSHOT_CLASS, RESTORE_NAMES, SNAPSHOT_ID } from './snapshot-objects';
 export { snapshotContentObject, volumeSnapshotObject };

@@ -13,7 +13,7 @@ const VERSION = 'v1';
 function sink(): { stream: Writable; text: () => string } {
   const chunks: Buffer[] = [];
   const stream = new Writable({
-    write(chunk, _enc, done) {
+    write(chunk: Buffer | string, _enc, done) {
       chunks.push(Buffer.from(chunk));
       done();
     },
@@ -29,7 +29,7 @@ export async function backupKubeFromKubeconfig(kubeconfigYaml: string): Promise<
   try {
     kc.loadFromString(kubeconfigYaml);
   } catch (err) {
-    throw new Error(`the kubeconfig is not valid: ${(err as Error).message}`);
+    throw new Error(`the kubeconfig is not valid: ${(err as Error).message}`, { cause: err });
   }
   if (!kc.getCurrentCluster()) throw new Error('the kubeconfig names no current cluster');
   const core = kc.makeApiClient(k8s.CoreV1Api);

@@ -95,7 +95,7 @@ export async function takeLocalBackup(o: TakeLocalBackupOptions): Promise<LocalB
       `${o.redisDir} holds no Redis data: nothing to back up (start the stack with npm start -- --stack ${o.stack} and post something)`,
     );
   }
-  const copy = async () => {
+  const copy = () => {
     const at = (o.now ?? (() => new Date()))();
     const name = backupName(at);
     const dir = path.join(o.backupsDir, name);
@@ -111,8 +111,13 @@ export async function takeLocalBackup(o: TakeLocalBackupOptions): Promise<LocalB
     }
   };
   const taken = o.admin
-    ? (await withAofQuiesced(o.admin, copy, { timeoutMs: o.timeoutMs, progress: o.progress })).result
-    : await copy();
+    ? (
+        await withAofQuiesced(o.admin, () => Promise.resolve().then(copy), {
+          timeoutMs: o.timeoutMs,
+          progress: o.progress,
+        })
+      ).result
+    : copy();
   let messages: number | undefined;
   try {
     messages = o.messages ? await o.messages() : undefined;

@@ -196,7 +196,7 @@ async function local(args: BackupArgs, root: string): Promise<void> {
       redisDir,
       backupsDir: dir,
       admin: redis ? ioredisAdmin(redis) : undefined,
-      messages: redis ? () => redis!.llen(HISTORY_KEY) : undefined,
+      messages: redis ? () => redis.llen(HISTORY_KEY) : undefined,
       timeoutMs: args.timeoutSeconds * 1000,
       progress: note,
     });
@@ -246,7 +246,6 @@ async function cluster(args: BackupArgs, root: string): Promise<void> {
     return;
   }
   let kubeconfig: string | undefined;
-  let clusterName: string | undefined;
   if (args.kubeconfig) {
     try {
       kubeconfig = fs.readFileSync(args.kubeconfig, 'utf8');
@@ -259,7 +258,7 @@ async function cluster(args: BackupArgs, root: string): Promise<void> {
     throw new BackupError(`${err.message} (or pass --kubeconfig <file>)`);
   });
   kubeconfig ??= outputs.kubeconfig;
-  clusterName = (outputs as { clusterName?: string }).clusterName;
+  const clusterName = (outputs as { clusterName?: string }).clusterName;
   if (!kubeconfig) throw new BackupError(`stack "${args.stack}" has no "kubeconfig" output; pass --kubeconfig <file>`);
   const b = await new ClusterBackup({
     kube: await backupKubeFromKubeconfig(kubeconfig),
@@ -319,5 +318,5 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+  void main(process.argv.slice(2)).then((code) => process.exit(code));
 }

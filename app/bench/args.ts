@@ -1,3 +1,4 @@
+import { parseCommandLine, UsageError, wholeNumber } from '../cli/args';
 import type { FanoutPlan } from './fanout';
 import type { StreamMemoryPlan } from './stream-memory';
 
@@ -6,18 +7,17 @@ export interface BenchArgs {
   quick: boolean;
   json: boolean;
   verbose: boolean;
-  /** Run the service replicas under `node --cpu-prof` and summarise where their time went. */
-  profile: boolean;
   /** Run only the live-feed fan-out benchmark. */
   fanout: boolean;
   /** Run only the memory-per-stream ramp on one replica. */
   streamMemory: boolean;
-  /** Run only the append comparison: the service's script against the MULTI it replaced. */
-  append: boolean;
   /** Replicas per stack; default: the stateful stack file's chat:appReplicas. */
   replicas?: number;
   help: boolean;
 }
+
+/** How to call it, in one line (with a usage error). */
+export const SYNOPSIS = 'npm run bench [-- --quick] [--json] [--fanout | --stream-memory] [--replicas N] [--verbose]';
 
 export const USAGE = `npm run bench [-- options]
 
@@ -27,72 +27,37 @@ export const USAGE = `npm run bench [-- options]
                   --quick, fewer streams and shorter runs)
   --stream-memory only the memory-per-stream ramp: one replica, streams opened 1 000 at a
                   time (up to 12 000; 6 000 with --quick), RSS and heap per stream
-  --append        only the append comparison: the service's Lua script (with and without an
-                  Idempotency-Key) against the MULTI/EXEC it replaced, on one Redis
   --replicas N    chat replicas per stack (default: Pulumi.stateful.yaml chat:appReplicas)
-  --profile       run the service replicas with node --cpu-prof and print the top functions
   --verbose       relay every log line of the stacks to stderr (replica lines then pass
                   through two processes, which slows the service's figures down)
-  --help          this text
+  -h, --help      this text
 
 Writes the full results to app/bench/results/<timestamp>.json.`;
 
-export class ArgsError extends Error {}
-
-export function parseArgs(argv: string[]): BenchArgs {
-  const args: BenchArgs = {
-    quick: false,
-    json: false,
-    verbose: false,
-    profile: false,
-    fanout: false,
-    streamMemory: false,
-    append: false,
-    help: false,
+export function parseArgs(argv: readonly string[]): BenchArgs {
+  const given = parseCommandLine(argv, {
+    quick: { type: 'boolean' },
+    json: { type: 'boolean' },
+    verbose: { type: 'boolean' },
+    fanout: { type: 'boolean' },
+    'stream-memory': { type: 'boolean' },
+    replicas: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (given.fanout && given['stream-memory'])
+    throw new UsageError('--fanout and --stream-memory run alone: choose one');
+  return {
+    quick: given.quick === true,
+    json: given.json === true,
+    verbose: given.verbose === true,
+    fanout: given.fanout === true,
+    streamMemory: given['stream-memory'] === true,
+    replicas:
+      given.replicas === undefined
+        ? undefined
+        : wholeNumber('replicas', given.replicas, 2, 16, 'the live feed needs two'),
+    help: given.help === true,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    switch (a) {
-      case '--quick':
-        args.quick = true;
-        break;
-      case '--json':
-        args.json = true;
-        break;
-      case '--verbose':
-        args.verbose = true;
-        break;
-      case '--profile':
-        args.profile = true;
-        break;
-      case '--fanout':
-        args.fanout = true;
-        break;
-      case '--stream-memory':
-        args.streamMemory = true;
-        break;
-      case '--append':
-        args.append = true;
-        break;
-      case '--help':
-      case '-h':
-        args.help = true;
-        break;
-      case '--replicas': {
-        const v = argv[++i];
-        if (!v || !/^\d+$/.test(v) || Number(v) < 2 || Number(v) > 16) {
-          throw new ArgsError(
-            `--replicas must be a whole number from 2 to 16 (the live feed needs two); got ${v ?? 'nothing'}`,
-          );
-        }
-        args.replicas = Number(v);
-        break;
-      }
-      default:
-        throw new ArgsError(`unknown option ${a}\n\n${USAGE}`);
-    }
-  }
-  return args;
 }
 
 /** Durations and counts of one run. */

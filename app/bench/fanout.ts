@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientCommand, ClientReport, OpenResult } from './fanout-client';
 import { runLoad, warmUp, type LoadResult } from './load';
 import { CpuMeter, peakRssMb, round1, type CpuUse } from './procfs';
@@ -118,7 +119,6 @@ const THROUGHPUT_BODY = JSON.stringify({
   text: 'tp# fan-out throughput, a chat line of ordinary length',
 });
 const now = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Soft and hard limits on open files of this process (Linux /proc). */
 export function openFileLimits(): { soft: number; hard: number } | undefined {

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { ChatMessage } from '../src/chat-store';
 import { percentile, ms, Samples } from './load';
 import { FeedClient } from './sse';
 
@@ -42,8 +43,7 @@ function post(agent: http.Agent, baseUrl: string, text: string): Promise<{ statu
         res.on('end', () => {
           let replica: string | undefined;
           try {
-            const j = JSON.parse(data);
-            replica = (j?.message ?? j)?.replica;
+            replica = (JSON.parse(data) as Partial<ChatMessage>).replica; // the stored message
           } catch {
             /* not JSON */
           }

@@ -37,7 +37,7 @@ export async function fillHistory(
       }
       const results = await p.exec();
       const failed = results?.find(([err]) => err);
-      if (failed) throw failed[0];
+      if (failed?.[0]) throw failed[0];
       done += n;
     }
   } finally {

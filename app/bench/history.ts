@@ -23,8 +23,8 @@ function overRounds(rounds: LoadResult[]): LoadResult & { roundP99Ms: number[] }
     connections: rounds[0].connections,
     durationSec: ms(seconds),
     rps: Math.round(sum((r) => r.ok) / seconds),
-    p50Ms: median(rounds.map((r) => r.p50Ms)),
-    p99Ms: median(rounds.map((r) => r.p99Ms)),
+    p50Ms: medianOfRounds(rounds.map((r) => r.p50Ms)),
+    p99Ms: medianOfRounds(rounds.map((r) => r.p99Ms)),
     maxMs: Math.max(...rounds.map((r) => r.maxMs)),
     ok: sum((r) => r.ok),
     non2xx: sum((r) => r.non2xx),
@@ -35,7 +35,7 @@ function overRounds(rounds: LoadResult[]): LoadResult & { roundP99Ms: number[] }
 }
 
 /** The middle round's figure (rounds are an odd number: 3 or 5). */
-function median(xs: number[]): number {
+function medianOfRounds(xs: number[]): number {
   return ms(
     percentile(
       [...xs].sort((x, y) => x - y),

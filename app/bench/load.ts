@@ -107,7 +107,7 @@ export async function runLoad(spec: LoadSpec, tally = new LoadTally(spec.connect
         headers: spec.headers,
         timeout: 10,
       },
-      (err, res) => (err ? reject(err) : resolve(res)),
+      (err: Error | null, res) => (err ? reject(err) : resolve(res)),
     );
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
       if (statusCode >= 200 && statusCode < 300) tally.latencies.push(responseTime);

@@ -2,32 +2,34 @@
  * `npm run bench [-- --quick] [--json]`: the chat service against a bare baseline,
  * side by side in one run, on this machine. See app/README.md, "Benchmarks and performance".
  *
- * Order: start the stacks (service, node:http baseline, bare Express, service with LOG_LEVEL=warn) → history
- * latency on the fresh service stack → POST matrix (for each connection count:
- * baseline, express, service, [service warn at 64]) → live feed A→B → replica peak RSS → stop
- * → recovery on a fresh persistent stack → live-feed fan-out on a fresh stack (`--fanout`:
- * only this). Every process started here is stopped at the end, on error, and on Ctrl-C.
+ * Order: start the stacks (service, node:http baseline, bare Express) → history latency on
+ * the fresh service stack → POST matrix (for each connection count: baseline, express,
+ * service) → live feed A→B → replica peak RSS → stop → recovery on a fresh persistent stack
+ * → live-feed fan-out on a fresh stack (`--fanout`: only this; `--stream-memory`: only the
+ * memory per stream). Each phase checks a target (see report.ts). Every process started
+ * here is stopped at the end, on error, and on Ctrl-C.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { reportUsageError, UsageError } from '../cli/args';
+import { Progress } from '../cli/progress';
+import { renderTable } from '../cli/table';
 import { RedisServer } from '../local/redis-server';
 import { SERVICE_NODE_FLAGS } from '../src/node-flags';
-import { ArgsError, parseArgs, planFor, USAGE, type BenchArgs, type Plan } from './args';
+import { parseArgs, planFor, SYNOPSIS, USAGE, type BenchArgs, type Plan } from './args';
 import { checkOpenFiles, measureFanout, type FanoutResult } from './fanout';
-import { measureAppend, renderAppend } from './append';
 import { measureFeed } from './feed';
 import { measureStreamMemory, type StreamMemoryResult } from './stream-memory';
 import { measureHistory } from './history';
 import { LoadTally, runLoad, warmUp, type LoadSpec } from './load';
 import { CpuMeter, peakRssMb, round1 } from './procfs';
-import { renderProfile, summariseProfiles, type ProfileSummary } from './profile';
 import { measureRecovery } from './recovery';
 import {
   fanoutSummary,
   fanoutVerdicts,
-  Progress,
+  machineLine,
   renderFanout,
   renderReport,
   summarise,
@@ -46,26 +48,6 @@ const POST_BODY = JSON.stringify({
   text: 'Hello from the benchmark: a chat line of ordinary length.',
 });
 
-/** Other jest processes running now (other engineers' test suites); 0 without /proc. */
-function jestProcesses(): number {
-  let n = 0;
-  let pids: string[];
-  try {
-    pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return 0;
-  }
-  for (const pid of pids) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (/jest/.test(cmd)) n++;
-    } catch {
-      /* gone, or no /proc */
-    }
-  }
-  return n;
-}
-
 function machineInfo(): MachineInfo {
   const v = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout ?? '';
   return {
@@ -75,15 +57,12 @@ function machineInfo(): MachineInfo {
     redis: /v=(\S+)/.exec(v)?.[1] ?? 'unknown',
     loadavgBefore: os.loadavg().map(round1),
     loadavgAfter: [],
-    jestProcessesBefore: jestProcesses(),
-    jestProcessesAfter: 0,
   };
 }
 
 /** How loaded the machine was when the run ended. */
 function noteMachineAtEnd(machine: MachineInfo): void {
   machine.loadavgAfter = os.loadavg().map(round1);
-  machine.jestProcessesAfter = jestProcesses();
 }
 
 function cpuMeter(stack: BenchStack, cores: number): CpuMeter {
@@ -104,7 +83,7 @@ function cpuMeter(stack: BenchStack, cores: number): CpuMeter {
  * shared out evenly; each target's rounds are added up into one row.
  */
 async function postMatrix(
-  targets: Array<{ name: string; stack: BenchStack; only?: number[] }>,
+  targets: Array<{ name: string; stack: BenchStack }>,
   plan: Plan,
   cores: number,
   progress: Progress,
@@ -125,7 +104,6 @@ async function postMatrix(
     );
   }
   for (const connections of plan.postConnections) {
-    const here = targets.filter((t) => !t.only || t.only.includes(connections));
     const spec = (t: { stack: BenchStack }): LoadSpec => ({
       url: `${t.stack.url}/api/messages`,
       method: 'POST',
@@ -134,14 +112,14 @@ async function postMatrix(
       body: POST_BODY,
       headers: { 'content-type': 'application/json' },
     });
-    const tallies = here.map(() => new LoadTally(connections));
-    const meters = here.map((t) => cpuMeter(t.stack, cores));
-    for (const t of here) {
+    const tallies = targets.map(() => new LoadTally(connections));
+    const meters = targets.map((t) => cpuMeter(t.stack, cores));
+    for (const t of targets) {
       progress.update(`POST ${t.name}, ${connections} connection(s): warm-up`);
       await warmUp(spec(t), plan.warmupSec);
     }
     for (let round = 1; round <= plan.postRounds; round++) {
-      for (const [i, t] of here.entries()) {
+      for (const [i, t] of targets.entries()) {
         progress.update(`POST ${t.name}, ${connections} connection(s), round ${round}/${plan.postRounds}`);
         meters[i].start();
         const sofar = await runLoad(spec(t), tallies[i]);
@@ -151,20 +129,9 @@ async function postMatrix(
         );
       }
     }
-    for (const [i, t] of here.entries()) rows.push({ target: t.name, ...tallies[i].result(), cpu: meters[i].use() });
+    for (const [i, t] of targets.entries()) rows.push({ target: t.name, ...tallies[i].result(), cpu: meters[i].use() });
   }
   return rows;
-}
-
-/** Waits for each replica's .cpuprofile (written on the second SIGUSR2) and summarises them. */
-async function profileOf(dir: string, pids: number[]): Promise<ProfileSummary> {
-  const files = pids.map((pid) => path.join(dir, `replica.${pid}.cpuprofile`));
-  const until = Date.now() + 15_000;
-  while (!files.every((f) => fs.existsSync(f))) {
-    if (Date.now() > until) throw new Error(`the replicas did not write their CPU profiles to ${dir}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return summariseProfiles(files, 20);
 }
 
 /**
@@ -256,19 +223,23 @@ async function runStreamMemory(
 }
 
 function renderStreamMemory(r: { startedAt: string; machine: MachineInfo; result: StreamMemoryResult }): string {
-  const m = r.machine;
   const x = r.result;
-  const rows = x.points.map(
-    (p) =>
-      `${String(p.asked).padStart(7)}  ${String(p.liveFeedClients).padStart(6)}  ${String(p.refused).padStart(7)}  ${p.rssMb.toFixed(1).padStart(7)}  ${p.heapUsedMb.toFixed(1).padStart(12)}` +
-      (p.restarted ? '  the replica died and was replaced' : ''),
-  );
   return [
     `doks-chat stream memory (one replica, node ${SERVICE_NODE_FLAGS.join(' ')}), ${r.startedAt}`,
-    `machine: ${m.cores} cores (${m.cpuModel}), node ${m.node}; load average ${m.loadavgBefore.map((v) => v.toFixed(2)).join(' ')} at start, ${m.loadavgAfter.map((v) => v.toFixed(2)).join(' ')} at end`,
+    machineLine(r.machine),
     '',
-    ' asked    open  refused   RSS MB  heap used MB',
-    ...rows,
+    renderTable(
+      ['asked', 'open', 'refused', 'RSS MB', 'heap used MB', ''],
+      x.points.map((p) => [
+        p.asked,
+        p.liveFeedClients,
+        p.refused,
+        p.rssMb.toFixed(1),
+        p.heapUsedMb.toFixed(1),
+        p.restarted ? 'the replica died and was replaced' : '',
+      ]),
+      { left: [5] },
+    ),
     '',
     `per open stream (least squares over the points where streams were added): heap ${x.perStreamKb.heap} KB, RSS ${x.perStreamKb.rss} KB`,
     `with every stream open, POSTs at 16 connections for ${x.plan.postSec} s: ${x.underLoad.post.rps} POST/s (p99 ${x.underLoad.post.p99Ms} ms, non-2xx ${x.underLoad.post.non2xx}); then RSS ${x.underLoad.memory.rssMb} MB, heap used ${x.underLoad.memory.heapUsedMb} MB; peak RSS ${x.underLoad.peakRssMb} MB`,
@@ -276,10 +247,9 @@ function renderStreamMemory(r: { startedAt: string; machine: MachineInfo; result
 }
 
 function renderFanoutRun(r: FanoutRun): string {
-  const m = r.machine;
   return [
     `doks-chat fan-out benchmark (${r.plan.mode}), ${r.startedAt}, ${r.durationSec} s`,
-    `machine: ${m.cores} cores (${m.cpuModel}), node ${m.node}, redis ${m.redis}; load average ${m.loadavgBefore.map((x) => x.toFixed(2)).join(' ')} at start, ${m.loadavgAfter.map((x) => x.toFixed(2)).join(' ')} at end; other jest processes: ${m.jestProcessesBefore} at start, ${m.jestProcessesAfter} at end`,
+    machineLine(r.machine),
     `stack: stateful plan, ${r.replicas} replicas behind the cluster primary, RATE_LIMIT_PER_MIN 0, MAX_STREAMS_PER_CLIENT 0, LOG_LEVEL ${r.logLevel}`,
     '',
     renderFanout(r.fanout),
@@ -296,10 +266,6 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   const machine = machineInfo();
   const cores = machine.cores;
 
-  const mkProfileDir = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `doks-chat-bench-profile-${name}-`));
-  const profileDirs = args.profile
-    ? { service: mkProfileDir('service'), express: mkProfileDir('express'), baseline: mkProfileDir('baseline') }
-    : undefined;
   progress.update('starting the service stack (redis-server + replicas)');
   // Every stack of the run has the same replica count and verbosity.
   const start = (opts: Omit<StartOptions, 'replicas' | 'verbose'>) =>
@@ -308,14 +274,11 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
     name: 'service',
     program: 'service',
     env: { LOG_LEVEL: SERVICE_LOG_LEVEL },
-    profileDir: profileDirs?.service,
   });
   progress.update('starting the baseline stack');
-  const baseline = await start({ name: 'baseline', program: 'baseline', profileDir: profileDirs?.baseline });
+  const baseline = await start({ name: 'baseline', program: 'baseline' });
   progress.update('starting the bare Express stack');
-  const bareExpress = await start({ name: 'express', program: 'express', profileDir: profileDirs?.express });
-  progress.update('starting the service stack with LOG_LEVEL=warn');
-  const serviceWarn = await start({ name: 'service-warn', program: 'service', env: { LOG_LEVEL: 'warn' } });
+  const bareExpress = await start({ name: 'express', program: 'express' });
   const replicas = service.stack.replicas;
   const historyLimit = service.stack.config.historyLimit;
 
@@ -333,19 +296,11 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   const peaks = () => service.stack.replicaPids().map((p) => round1(peakRssMb(p) ?? 0));
   const rssAfterHistory = peaks();
 
-  // --profile: sample the service's and the baselines' replicas during the POST runs only.
-  const toggleProfiler = () => {
-    if (profileDirs)
-      for (const s of [service, bareExpress, baseline])
-        for (const pid of s.stack.replicaPids()) process.kill(pid, 'SIGUSR2');
-  };
-  toggleProfiler();
   const post = await postMatrix(
     [
       { name: 'baseline', stack: baseline },
       { name: 'express', stack: bareExpress },
       { name: 'service', stack: service },
-      { name: 'service (LOG_LEVEL=warn)', stack: serviceWarn, only: [64] },
     ],
     plan,
     cores,
@@ -353,12 +308,6 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   );
 
   const rssAfterPost = peaks();
-  toggleProfiler();
-  const profile = profileDirs && {
-    service: await profileOf(profileDirs.service, service.stack.replicaPids()),
-    express: await profileOf(profileDirs.express, bareExpress.stack.replicaPids()),
-    baseline: await profileOf(profileDirs.baseline, baseline.stack.replicaPids()),
-  };
 
   progress.update(`live feed A→B: ${plan.feedMessages} messages`);
   const feed = await measureFeed(service.url, plan.feedMessages, {
@@ -375,16 +324,7 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
   };
 
   progress.update('stopping the stacks');
-  await Promise.all([stopStack(service), stopStack(baseline), stopStack(bareExpress), stopStack(serviceWarn)]);
-
-  if (profile && profileDirs) {
-    progress.done();
-    process.stderr.write(
-      `service replicas — ${renderProfile(profile.service)}\n\nbare Express replicas — ${renderProfile(profile.express)}\n\n` +
-        `baseline replicas — ${renderProfile(profile.baseline)}\n` +
-        `(profiles in ${Object.values(profileDirs).join(', ')}; Chrome DevTools opens them)\n`,
-    );
-  }
+  await Promise.all([stopStack(service), stopStack(baseline), stopStack(bareExpress)]);
 
   progress.update('recovery: starting a fresh persistent stack');
   const recoveryStack = await start({ name: 'recovery', program: 'service', env: { LOG_LEVEL: SERVICE_LOG_LEVEL } });
@@ -411,7 +351,6 @@ async function run(args: BenchArgs, progress: Progress): Promise<BenchResults> {
     recovery,
     rss,
     fanout,
-    ...(profile ? { profile } : {}),
   };
   return { ...partial, ...summarise(partial) };
 }
@@ -430,22 +369,19 @@ async function main(): Promise<number> {
   try {
     args = parseArgs(process.argv.slice(2));
   } catch (err) {
-    if (err instanceof ArgsError) {
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
+    if (err instanceof UsageError) return reportUsageError('bench', SYNOPSIS, err);
     throw err;
   }
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const progress = new Progress();
+  const progress = new Progress('bench', { clock: true });
   let interrupted = false;
   const onSignal = (sig: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
-    progress.done();
+    progress.clear();
     process.stderr.write(`${sig}: stopping every process the benchmark started…\n`);
     void stopAll().finally(() => process.exit(130));
   };
@@ -454,43 +390,32 @@ async function main(): Promise<number> {
 
   try {
     const plan = planFor(args.quick);
-    if (args.append) {
-      const rows = await measureAppend({
-        rounds: args.quick ? 2 : 5,
-        seconds: args.quick ? 2 : 4,
-        onProgress: (w) => progress.update(w),
-      });
-      progress.done();
-      process.stdout.write(`${renderAppend(rows)}\n`);
-      if (args.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
-      return 0;
-    }
     if (args.streamMemory) checkOpenFiles(plan.streamMemory.upTo, 1);
     else checkOpenFiles(Math.max(...plan.fanout.streams), args.replicas ?? 2);
     if (args.streamMemory) {
       const results = await runStreamMemory(args, progress);
-      progress.done();
+      progress.clear();
       const file = writeResults(results.startedAt, 'stream-memory', results);
       process.stdout.write(`${renderStreamMemory(results)}\n\nfull results: ${path.relative(process.cwd(), file)}\n`);
       return 0;
     }
     if (args.fanout) {
       const results = await runFanoutOnly(args, progress);
-      progress.done();
+      progress.clear();
       const file = writeResults(results.startedAt, 'fanout', results);
       process.stdout.write(`${renderFanoutRun(results)}\n\nfull results: ${path.relative(process.cwd(), file)}\n`);
       if (args.json) process.stdout.write(`${JSON.stringify(results.summary)}\n`);
       return 0;
     }
     const results = await run(args, progress);
-    progress.done();
+    progress.clear();
     const file = writeResults(results.startedAt, '', results);
     process.stdout.write(`${renderReport(results)}\n\nfull results: ${path.relative(process.cwd(), file)}\n`);
     if (args.json) process.stdout.write(`${JSON.stringify(results.summary)}\n`);
     return 0;
   } catch (err) {
-    progress.done();
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+    progress.clear();
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
     return 1;
   } finally {
     await stopAll();
@@ -499,8 +424,8 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`${err}\n`);
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   },
 );

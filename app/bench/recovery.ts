@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { httpRequest } from '../local/http';
 import type { LocalStack } from '../local/stack';
 import { fillHistory, historyLength } from './fill';
@@ -61,7 +62,7 @@ export async function measureRecovery(
     await fillHistory(stack.redis.url, held - written, { trimTo: held, offset: written });
     written = held;
     // appendfsync everysec: give Redis its second to fsync, so the kill tests loading, not loss.
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     const aofMb = dirBytes(path.join(stack.redisDir, 'appendonlydir')) / 1e6;
 
     opts.onProgress?.(`recovery: SIGKILL Redis holding ${held.toLocaleString('en')} messages`);
@@ -69,7 +70,7 @@ export async function measureRecovery(
     const began = performance.now();
     const replaced = stack.killRedis(); // sends SIGKILL synchronously, then starts the replacement
     // Poll only once the old Redis is gone, so no answer from before the kill counts.
-    while (stack.redis.running && stack.redis.pid === oldPid) await new Promise((r) => setTimeout(r, 1));
+    while (stack.redis.running && stack.redis.pid === oldPid) await sleep(1);
     let firstMs: number | undefined;
     let streak = 0;
     while (streak < stack.replicas) {
@@ -80,7 +81,7 @@ export async function measureRecovery(
         firstMs ??= performance.now() - began;
       } else {
         streak = 0;
-        await new Promise((r) => setTimeout(r, POLL_MS));
+        await sleep(POLL_MS);
       }
     }
     const allMs = performance.now() - began;

@@ -1,9 +1,9 @@
+import { renderTable as table } from '../cli/table';
 import type { Plan } from './args';
 import type { FanoutResult, FanoutStep } from './fanout';
 import type { FeedResult } from './feed';
 import type { HistoryStep } from './history';
 import type { LoadResult } from './load';
-import type { ProfileSummary } from './profile';
 import type { CpuUse } from './procfs';
 import type { RecoveryResult } from './recovery';
 
@@ -20,9 +20,12 @@ export interface MachineInfo {
   redis: string;
   loadavgBefore: number[];
   loadavgAfter: number[];
-  /** Other jest processes seen at start and at end (other engineers' test suites). */
-  jestProcessesBefore: number;
-  jestProcessesAfter: number;
+}
+
+/** Where the figures come from: the machine and how busy it was, at the start and the end. */
+export function machineLine(m: MachineInfo): string {
+  const load = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+  return `machine: ${m.cores} cores (${m.cpuModel}), node ${m.node}, redis ${m.redis}; load average ${load(m.loadavgBefore)} at start, ${load(m.loadavgAfter)} at end`;
 }
 
 export interface BenchResults {
@@ -47,8 +50,6 @@ export interface BenchResults {
   };
   /** Live-feed fan-out: thousands of streams open while messages are posted. */
   fanout?: FanoutResult;
-  /** With --profile: where the replicas' CPU went during the POST runs. */
-  profile?: { service: ProfileSummary; express: ProfileSummary; baseline: ProfileSummary };
   summary: Summary;
   verdicts: Verdict[];
 }
@@ -245,13 +246,6 @@ export function renderFanout(f: FanoutResult): string {
   return out.join('\n');
 }
 
-function table(head: string[], rows: Array<Array<string | number>>): string {
-  const cells = [head, ...rows.map((r) => r.map(String))];
-  const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
-}
-
 const cpuText = (c: CpuUse) =>
   Object.entries(c.byGroup)
     .map(([k, v]) => `${k} ${Math.round(v)}`)
@@ -261,10 +255,9 @@ const mb = (xs: number[]) => `${xs.map((x) => x.toFixed(1)).join(', ')} MB`;
 
 export function renderReport(r: BenchResults): string {
   const out: string[] = [];
-  const m = r.machine;
   out.push(
     `doks-chat benchmarks (${r.plan.mode}), ${r.startedAt}, ${r.durationSec} s`,
-    `machine: ${m.cores} cores (${m.cpuModel}), node ${m.node}, redis ${m.redis}; load average ${m.loadavgBefore.map((x) => x.toFixed(2)).join(' ')} at start, ${m.loadavgAfter.map((x) => x.toFixed(2)).join(' ')} at end; other jest processes: ${m.jestProcessesBefore} at start, ${m.jestProcessesAfter} at end`,
+    machineLine(r.machine),
     `stacks: stateful plan (AOF, appendfsync everysec), ${r.replicas} replicas behind the cluster primary, HISTORY_LIMIT ${r.historyLimit}, RATE_LIMIT_PER_MIN 0, service LOG_LEVEL ${r.logLevel}`,
     '',
     `POST /api/messages (${r.plan.postRounds} × ${r.plan.postRoundSec} s per target, interleaved; warm-up ${r.plan.jitWarmupSec} s per stack, then ${r.plan.warmupSec} s before each connection count; CPU in % of one core)`,
@@ -299,20 +292,6 @@ export function renderReport(r: BenchResults): string {
     `replica CPU per POST at 64 connections (from /proc): service ${svcMs.toFixed(3)} ms, bare Express ${expMs.toFixed(3)} ms, node:http baseline ${baseMs.toFixed(3)} ms`,
     '',
   );
-  if (r.profile) {
-    const { service, express, baseline } = r.profile;
-    const concerns = [...new Set([service, express, baseline].flatMap((p) => p.byConcern.map((c) => c.concern)))];
-    const share = (p: ProfileSummary, c: string) => p.byConcern.find((x) => x.concern === c)?.pct ?? 0;
-    const cols = (p: ProfileSummary, ms: number, c: string) => [((share(p, c) * ms) / 100).toFixed(3), share(p, c)];
-    out.push(
-      "where the replicas' CPU goes per POST (profile shares during the POST runs × CPU per POST at 64 connections)",
-      table(
-        ['job', 'service ms', 'service %', 'Express ms', 'Express %', 'node:http ms', 'node:http %'],
-        concerns.map((c) => [c, ...cols(service, svcMs, c), ...cols(express, expMs, c), ...cols(baseline, baseMs, c)]),
-      ),
-      '',
-    );
-  }
   out.push(
     `GET /api/messages (the page's request: the last ${r.historyLimit}) after N messages ever written (${r.plan.historyConnections} connections, ${r.plan.historyRounds} × ${r.plan.historySec} s; p50/p99: medians of the rounds')`,
     table(
@@ -354,23 +333,4 @@ export function renderReport(r: BenchResults): string {
     ),
   );
   return out.join('\n');
-}
-
-/** One progress line on stderr: rewritten in place on a terminal, one line each otherwise. */
-export class Progress {
-  private readonly began = Date.now();
-  private readonly tty = process.stderr.isTTY;
-  private last = '';
-
-  update(what: string): void {
-    const line = `[bench ${((Date.now() - this.began) / 1000).toFixed(0).padStart(3)} s] ${what}`;
-    if (this.tty) process.stderr.write(`\r\x1b[K${line}`);
-    else process.stderr.write(`${line}\n`);
-    this.last = line;
-  }
-
-  done(): void {
-    if (this.tty && this.last) process.stderr.write('\n');
-    this.last = '';
-  }
 }

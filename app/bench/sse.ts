@@ -51,14 +51,15 @@ export class FeedClient {
                 else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
               }
               if (data.length === 0) continue; // a comment (keep-alive) or retry hint
-              let parsed: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+              // The hello event's {replica}, or a message.
+              let parsed: { replica?: unknown; text?: unknown } | null;
               try {
-                parsed = JSON.parse(data.join('\n'));
+                parsed = JSON.parse(data.join('\n')) as typeof parsed;
               } catch {
                 continue;
               }
               if (event === 'hello') {
-                this.replica = String(parsed?.replica ?? '');
+                this.replica = typeof parsed?.replica === 'string' ? parsed.replica : '';
                 clearTimeout(timer);
                 resolve(this);
               } else if (event === 'message' && typeof parsed?.text === 'string') {

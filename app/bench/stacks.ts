@@ -9,8 +9,7 @@ import { LocalStack, type LocalStackOptions } from '../local/stack';
  * - the service: dist/app/src/main.js, what `npm start` and the container run;
  * - the baselines, under the same cluster primary, so they differ from the service only in
  *   the replica program: dist/app/bench/baseline-server.js (bare node:http) and
- *   dist/app/bench/express-baseline.js (bare Express 5 + express.json());
- * - with --profile, either of them wrapped in app/bench/profiled-replica.ts.
+ *   dist/app/bench/express-baseline.js (bare Express 5 + express.json()).
  * Every stack started here is registered, and stopAll() stops them (SIGTERM replicas,
  * then Redis) and removes their directories, on success, error or Ctrl-C.
  */
@@ -21,7 +20,6 @@ const PROGRAMS = {
   baseline: path.join(__dirname, 'baseline-server.js'),
   express: path.join(__dirname, 'express-baseline.js'),
 };
-const PROFILED_REPLICA = path.join(__dirname, 'profiled-replica.js');
 
 /** A local stack whose replicas run the given program instead of the service's main. */
 class StackRunning extends LocalStack {
@@ -51,8 +49,6 @@ const dirs = new Set<string>();
 export interface StartOptions {
   name: string;
   program: keyof typeof PROGRAMS;
-  /** Run the replicas under the sampling profiler (app/bench/profiled-replica.ts), writing here. */
-  profileDir?: string;
   replicas?: number;
   env?: Record<string, string>;
   verbose?: boolean;
@@ -73,7 +69,6 @@ export async function startStack(opts: StartOptions): Promise<BenchStack> {
       RATE_LIMIT_PER_MIN: '0',
       HOST: '127.0.0.1',
       ...opts.env,
-      ...(opts.profileDir ? { BENCH_PROFILE_DIR: opts.profileDir, BENCH_PROFILE_MAIN: PROGRAMS[opts.program] } : {}),
     },
     // Replica log lines go to a file, as a container runtime captures a pod's stdout:
     // relayed through the cluster primary and this process (the load generator), they
@@ -85,7 +80,7 @@ export async function startStack(opts: StartOptions): Promise<BenchStack> {
       if (opts.verbose) process.stderr.write(`[${opts.name}] ${line}\n`);
     },
   };
-  const stack = new StackRunning(stackOpts, opts.profileDir ? PROFILED_REPLICA : PROGRAMS[opts.program]);
+  const stack = new StackRunning(stackOpts, PROGRAMS[opts.program]);
   const entry: BenchStack = { name: opts.name, stack, url: '', tail };
   running.add(entry);
   const { url } = await stack.start();

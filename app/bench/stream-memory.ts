@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FanoutClients, replicaMemory, type ReplicaMemory } from './fanout';
 import { runLoad, warmUp, type LoadResult } from './load';
 import { peakRssMb, round1 } from './procfs';
@@ -34,7 +35,6 @@ export interface StreamMemoryResult {
   underLoad: { post: LoadResult; memory: ReplicaMemory; peakRssMb: number };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const POST_BODY = JSON.stringify({ author: 'bench', text: 'tp# stream memory, a chat line of ordinary length' });
 const POST_HEADERS = { 'content-type': 'application/json' };
 

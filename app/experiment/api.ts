@@ -1,15 +1,6 @@
 import { httpRequest, type HttpResponse } from '../local/http';
+import type { ChatMessage } from '../src/chat-store';
 import { PAGE_MAX_MESSAGES } from '../src/validation';
-
-/** A stored chat message as the service returns it. */
-export interface ChatMessage {
-  id: string;
-  author: string;
-  text: string;
-  /** When the service stored it (ISO string or epoch ms; only compared, never shown). */
-  at: string | number;
-  replica?: string;
-}
 
 export type Request = typeof httpRequest;
 
@@ -76,7 +67,7 @@ export class ChatApi {
   }
 
   private async page(query: URLSearchParams): Promise<{ messages: ChatMessage[]; before: string | null }> {
-    const res = await this.request(`${this.base}/api/messages?${query}`, {
+    const res = await this.request(`${this.base}/api/messages?${query.toString()}`, {
       timeoutMs: Math.max(this.timeoutMs, 15_000),
     });
     if (res.status !== 200) {
@@ -89,7 +80,7 @@ export class ChatApi {
         res.status,
       );
     }
-    return { messages: body.messages as ChatMessage[], before: body.before as string | null };
+    return { messages: body.messages as ChatMessage[], before: body.before };
   }
 
   /** GET /readyz: true on 200, false on any other status or a network error. */

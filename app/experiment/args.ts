@@ -1,5 +1,7 @@
 import { APPENDFSYNC_VALUES, type AppendFsync } from '../../infra/persistence';
 import { MANAGED_ON_CLUSTER } from './cluster-setup';
+import { nonEmpty, oneOf, parseCommandLine, UsageError, wholeNumber } from '../cli/args';
+import { STACK_NAMES, type StackName } from '../local/stack-config';
 
 /**
  * The experiment's command line:
@@ -8,7 +10,6 @@ import { MANAGED_ON_CLUSTER } from './cluster-setup';
  * plus a few options the issue leaves to us (see USAGE).
  */
 
-export type StackName = 'stateless' | 'stateful';
 export type TargetKind = 'local' | 'cluster';
 
 export interface ExperimentOptions {
@@ -44,6 +45,10 @@ export interface ExperimentOptions {
   fault?: 'volume-loss';
   help: boolean;
 }
+
+/** How to call it, in one line (with a usage error). */
+export const SYNOPSIS =
+  'npm run experiment -- --stack stateless|stateful [--target local|cluster] [--messages N] [--cycles K] [--load] [--appendfsync everysec|always] [--json]';
 
 export const USAGE = `Usage: npm run experiment -- --stack stateless|stateful [options]
 
@@ -87,114 +92,66 @@ Cluster target (default: the outputs of \`pulumi stack output -s <stack>\`):
   --namespace NS               namespace of redis-deployment (default "default")
 `;
 
-export class UsageError extends Error {
-  readonly exitCode = 2;
-}
-
-const FLAGS = new Set([
-  'stack',
-  'target',
-  'messages',
-  'cycles',
-  'load',
-  'rate',
-  'appendfsync',
-  'json',
-  'timeout',
-  'port',
-  'replicas',
-  'data-dir',
-  'url',
-  'kubeconfig',
-  'namespace',
-  'fault',
-  'help',
-  'redis',
-  'snapshot-seconds',
-]);
-const BOOLEAN = new Set(['load', 'json', 'help']);
-const LOCAL_ONLY = ['port', 'replicas', 'data-dir'];
-const CLUSTER_ONLY = ['url', 'kubeconfig', 'namespace'];
-
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}; got ${JSON.stringify(value)}`);
-}
-
-function integer(flag: string, value: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) {
-    throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}; got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
+const OPTIONS = {
+  stack: { type: 'string' },
+  target: { type: 'string' },
+  messages: { type: 'string' },
+  cycles: { type: 'string' },
+  load: { type: 'boolean' },
+  rate: { type: 'string' },
+  appendfsync: { type: 'string' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  port: { type: 'string' },
+  replicas: { type: 'string' },
+  'data-dir': { type: 'string' },
+  url: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  namespace: { type: 'string' },
+  fault: { type: 'string' },
+  redis: { type: 'string' },
+  'snapshot-seconds': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+const LOCAL_ONLY = ['port', 'replicas', 'data-dir'] as const;
+const CLUSTER_ONLY = ['url', 'kubeconfig', 'namespace'] as const;
 
 export function parseArgs(argv: readonly string[]): ExperimentOptions {
-  const seen = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '-h') {
-      seen.set('help', 'true');
-      continue;
-    }
-    if (!arg.startsWith('--') || arg === '--') {
-      throw new UsageError(`unexpected argument ${JSON.stringify(arg)} (options start with --; see --help)`);
-    }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq >= 0 ? eq : undefined);
-    if (!FLAGS.has(name)) throw new UsageError(`unknown option --${name} (see --help)`);
-    if (seen.has(name)) throw new UsageError(`--${name} given twice`);
-    if (BOOLEAN.has(name)) {
-      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
-      seen.set(name, 'true');
-      continue;
-    }
-    let value: string | undefined;
-    if (eq >= 0) value = arg.slice(eq + 1);
-    else {
-      value = argv[i + 1];
-      if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
-      i++;
-    }
-    seen.set(name, value);
-  }
-
-  const help = seen.has('help');
-  const stackRaw = seen.get('stack');
-  if (stackRaw === undefined) {
+  const given = parseCommandLine(argv, OPTIONS);
+  const help = given.help === true;
+  if (given.stack === undefined) {
     if (help) return { ...defaults('stateless', 'local'), help };
     throw new UsageError('--stack is required: --stack stateless or --stack stateful');
   }
-  const stack = oneOf<StackName>('stack', stackRaw, ['stateless', 'stateful']);
-  const target = oneOf<TargetKind>('target', seen.get('target') ?? 'local', ['local', 'cluster']);
+  const stack = oneOf<StackName>('stack', given.stack, STACK_NAMES);
+  const target = oneOf<TargetKind>('target', given.target ?? 'local', ['local', 'cluster']);
 
   for (const flag of target === 'local' ? CLUSTER_ONLY : LOCAL_ONLY) {
-    if (seen.has(flag))
+    if (given[flag] !== undefined)
       throw new UsageError(`--${flag} applies only to --target ${target === 'local' ? 'cluster' : 'local'}`);
   }
 
   const opts = defaults(stack, target);
   opts.help = help;
-  const v = (flag: string) => seen.get(flag);
-  if (v('messages') !== undefined) opts.messages = integer('messages', v('messages')!, 1, 10_000);
-  if (v('cycles') !== undefined) opts.cycles = integer('cycles', v('cycles')!, 1, 1000);
-  if (v('rate') !== undefined) opts.rate = integer('rate', v('rate')!, 1, 2000);
-  if (v('timeout') !== undefined) opts.timeoutSeconds = integer('timeout', v('timeout')!, 1, 3600);
-  if (v('port') !== undefined) opts.port = integer('port', v('port')!, 0, 65_535);
-  if (v('replicas') !== undefined) opts.replicas = integer('replicas', v('replicas')!, 1, 32);
-  opts.load = seen.has('load');
-  opts.json = seen.has('json');
-  if (v('rate') !== undefined && !opts.load) throw new UsageError('--rate applies only with --load');
-  if (v('appendfsync') !== undefined) {
-    opts.appendfsync = oneOf<AppendFsync>('appendfsync', v('appendfsync')!, APPENDFSYNC_VALUES);
+  if (given.messages !== undefined) opts.messages = wholeNumber('messages', given.messages, 1, 10_000);
+  if (given.cycles !== undefined) opts.cycles = wholeNumber('cycles', given.cycles, 1, 1000);
+  if (given.rate !== undefined) opts.rate = wholeNumber('rate', given.rate, 1, 2000);
+  if (given.timeout !== undefined) opts.timeoutSeconds = wholeNumber('timeout', given.timeout, 1, 3600);
+  if (given.port !== undefined) opts.port = wholeNumber('port', given.port, 0, 65_535);
+  if (given.replicas !== undefined) opts.replicas = wholeNumber('replicas', given.replicas, 1, 32);
+  opts.load = given.load === true;
+  opts.json = given.json === true;
+  if (given.rate !== undefined && !opts.load) throw new UsageError('--rate applies only with --load');
+  if (given.appendfsync !== undefined) {
+    opts.appendfsync = oneOf('appendfsync', given.appendfsync, APPENDFSYNC_VALUES);
     if (stack === 'stateless') {
       throw new UsageError(
         '--appendfsync applies only to --stack stateful (the stateless stack writes no append-only file)',
       );
     }
   }
-  if (v('fault') !== undefined) {
-    opts.fault = oneOf<'volume-loss'>('fault', v('fault')!, ['volume-loss']);
+  if (given.fault !== undefined) {
+    opts.fault = oneOf<'volume-loss'>('fault', given.fault, ['volume-loss']);
     if (target !== 'local') throw new UsageError('--fault volume-loss runs on --target local only');
     if (stack !== 'stateful') {
       throw new UsageError(
@@ -203,7 +160,7 @@ export function parseArgs(argv: readonly string[]): ExperimentOptions {
     }
     if (opts.load) throw new UsageError('--load does not apply to --fault volume-loss');
   }
-  if (v('redis') !== undefined) opts.redis = oneOf<'pod' | 'managed'>('redis', v('redis')!, ['pod', 'managed']);
+  if (given.redis !== undefined) opts.redis = oneOf<'pod' | 'managed'>('redis', given.redis, ['pod', 'managed']);
   if (opts.redis === 'managed') {
     if (target === 'cluster') throw new UsageError(`--redis managed with --target cluster: ${MANAGED_ON_CLUSTER}`);
     if (opts.appendfsync !== undefined)
@@ -211,34 +168,29 @@ export function parseArgs(argv: readonly string[]): ExperimentOptions {
         '--appendfsync applies only to --redis pod (the managed service writes no append-only file)',
       );
   }
-  if (v('snapshot-seconds') !== undefined) {
+  if (given['snapshot-seconds'] !== undefined) {
     if (opts.redis !== 'managed' || stack !== 'stateful') {
       throw new UsageError('--snapshot-seconds applies only to --stack stateful --redis managed (RDB snapshots)');
     }
-    opts.snapshotSeconds = integer('snapshot-seconds', v('snapshot-seconds')!, 1, 3600);
+    opts.snapshotSeconds = wholeNumber('snapshot-seconds', given['snapshot-seconds'], 1, 3600);
   }
-  const nonEmpty = (flag: string) => {
-    const s = v(flag);
-    if (s !== undefined && s.trim() === '') throw new UsageError(`--${flag} must not be empty`);
-    return s;
-  };
-  opts.dataDir = nonEmpty('data-dir');
-  opts.kubeconfig = nonEmpty('kubeconfig');
-  opts.namespace = nonEmpty('namespace') ?? opts.namespace;
-  const url = nonEmpty('url');
-  if (url !== undefined) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new UsageError(`--url must be an http(s) URL such as http://203.0.113.10; got ${JSON.stringify(url)}`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new UsageError(`--url must be an http(s) URL such as http://203.0.113.10; got ${JSON.stringify(url)}`);
-    }
-    opts.url = url;
-  }
+  if (given['data-dir'] !== undefined) opts.dataDir = nonEmpty('data-dir', given['data-dir']);
+  if (given.kubeconfig !== undefined) opts.kubeconfig = nonEmpty('kubeconfig', given.kubeconfig);
+  if (given.namespace !== undefined) opts.namespace = nonEmpty('namespace', given.namespace);
+  if (given.url !== undefined) opts.url = httpUrl('url', nonEmpty('url', given.url));
   return opts;
+}
+
+function httpUrl(flag: string, raw: string): string {
+  const problem = `--${flag} must be an http(s) URL such as http://203.0.113.10; got ${JSON.stringify(raw)}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new UsageError(problem);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(problem);
+  return raw;
 }
 
 function defaults(stack: StackName, target: TargetKind): ExperimentOptions {

@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppendFsync } from '../../infra/persistence';
+import { AOF_LOADED } from '../local/redis-server';
 import type { ChatApi } from './api';
 import { TargetError, type KillResult, type Target, type TargetInfo } from './target';
 
@@ -45,8 +47,6 @@ export interface ClusterTargetOptions {
   /** Where the deployment came from, for the report header. */
   source?: string;
 }
-
-export const AOF_LOADED = /DB loaded from append only file/;
 
 /** A deployed stack: `kubectl delete pod -l app=redis`, the new pod's log, the load balancer. */
 export class ClusterTarget implements Target {
@@ -99,10 +99,9 @@ export class ClusterTarget implements Target {
     const began = Date.now();
     await this.kube('delete the Redis pod', () => this.opts.kube.deletePods(this.namespace, this.redisSelector));
     const timeoutMs = this.opts.readyTimeoutMs ?? 300_000;
-    let fresh: PodInfo[] = [];
     for (;;) {
       const pods = await this.redisPods();
-      fresh = pods.filter((p) => !old.has(p.uid) && !p.terminating);
+      const fresh = pods.filter((p) => !old.has(p.uid) && !p.terminating);
       const ready = fresh.find((p) => p.ready);
       if (ready) {
         const redisRecoveryMs = Date.now() - began;
@@ -119,7 +118,7 @@ export class ClusterTarget implements Target {
             'See `kubectl describe pod -l app=redis` (a volume still attached to the old node is a common cause)',
         );
       }
-      await new Promise((r) => setTimeout(r, this.pollMs));
+      await sleep(this.pollMs);
     }
   }
 
@@ -140,7 +139,7 @@ export class ClusterTarget implements Target {
         );
       }
       streak = (await this.opts.api.ready()) ? streak + 1 : 0;
-      if (streak < want) await new Promise((r) => setTimeout(r, streak === 0 ? Math.min(250, this.pollMs) : 50));
+      if (streak < want) await sleep(streak === 0 ? Math.min(250, this.pollMs) : 50);
     }
   }
 
@@ -178,10 +177,10 @@ export function describePods(pods: readonly PodInfo[]): string {
 export function kubeErrorText(err: unknown): string {
   const e = err as { code?: unknown; body?: unknown; message?: string };
   if (typeof e?.code === 'number') {
-    let detail = '';
+    let detail: string;
     try {
-      const body = typeof e.body === 'string' ? JSON.parse(e.body) : e.body;
-      detail = (body as { message?: string })?.message ?? '';
+      const body: unknown = typeof e.body === 'string' ? JSON.parse(e.body) : e.body;
+      detail = (body as { message?: string } | undefined)?.message ?? '';
     } catch {
       detail = typeof e.body === 'string' ? e.body.slice(0, 200) : '';
     }

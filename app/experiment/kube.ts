@@ -14,7 +14,7 @@ export async function kubeClientFromKubeconfig(kubeconfigYaml: string): Promise<
   try {
     kc.loadFromString(kubeconfigYaml);
   } catch (err) {
-    throw new Error(`the kubeconfig is not valid: ${(err as Error).message}`);
+    throw new Error(`the kubeconfig is not valid: ${(err as Error).message}`, { cause: err });
   }
   if (!kc.getCurrentCluster()) throw new Error('the kubeconfig names no current cluster');
   const core = kc.makeApiClient(k8s.CoreV1Api);

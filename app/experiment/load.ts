@@ -1,4 +1,6 @@
-import type { ChatApi, ChatMessage } from './api';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChatMessage } from '../src/chat-store';
+import type { ChatApi } from './api';
 
 /** One message the service acknowledged with 201. */
 export interface Ack {
@@ -60,7 +62,7 @@ export class LoadWriter {
       }
       // A writer that falls behind (too many in flight) skips the backlog rather than bursting later.
       if (issued < due && this.inFlight.size >= maxInFlight) issued = due;
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
   }
 

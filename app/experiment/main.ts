@@ -4,13 +4,14 @@
  * with a report. Exit 0 when the outcome is what the stack promises, 1 when not or
  * when the experiment could not run, 2 on bad arguments.
  */
+import { reportUsageError, UsageError } from '../cli/args';
+import { Progress } from '../cli/progress';
 import { ChatApi } from './api';
-import { parseArgs, USAGE, UsageError, type ExperimentOptions } from './args';
+import { parseArgs, SYNOPSIS, USAGE, type ExperimentOptions } from './args';
 import { ClusterTarget } from './cluster-target';
 import { kubeClientFromKubeconfig } from './kube';
 import { resolveClusterSettings } from './cluster-setup';
 import { LocalTarget } from './local-target';
-import { Progress } from './progress';
 import { formatReport, summarize } from './report';
 import { runCycles } from './runner';
 import type { Target, TargetInfo } from './target';
@@ -34,7 +35,7 @@ async function makeTarget(opts: ExperimentOptions): Promise<Target> {
 }
 
 function debugHint(err: unknown): string {
-  return process.env.EXPERIMENT_DEBUG ? `\n${(err as Error)?.stack ?? err}` : '';
+  return process.env.EXPERIMENT_DEBUG ? `\n${err instanceof Error ? err.stack : String(err)}` : '';
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -42,12 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     opts = parseArgs(argv);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(
-        `experiment: ${err.message}\nUsage: npm run experiment -- --stack stateless|stateful [--target local|cluster] [--messages N] [--cycles K] [--load] [--appendfsync everysec|always] [--json]  (--help for all options)\n`,
-      );
-      return err.exitCode;
-    }
+    if (err instanceof UsageError) return reportUsageError('experiment', SYNOPSIS, err);
     throw err;
   }
   if (opts.help) {
@@ -55,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const progress = new Progress();
+  const progress = new Progress('experiment');
   const fail = (what: string, err: unknown, extra: readonly string[] = []) => {
     progress.clear();
     process.stderr.write(`experiment: ${what}: ${(err as Error)?.message ?? err}${debugHint(err)}\n`);

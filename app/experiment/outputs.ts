@@ -26,7 +26,7 @@ export const runCommand: RunCommand = (cmd, args, cwd) =>
   new Promise((resolve, reject) => {
     execFile(cmd, args, { cwd, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = (err as NodeJS.ErrnoException | null)?.code;
-      if (code === 'ENOENT') return reject(err);
+      if (err instanceof Error && code === 'ENOENT') return reject(err);
       const exit = err
         ? typeof (err as { code?: unknown }).code === 'number'
           ? (err as { code: number }).code

@@ -1,5 +1,7 @@
 import type { AppendFsync } from '../../infra/persistence';
-import type { StackName, TargetKind } from './args';
+import { renderTable } from '../cli/table';
+import type { StackName } from '../local/stack-config';
+import type { TargetKind } from './args';
 import { median, sum, type CycleResult, type Verdict } from './verdict';
 
 /** The --json summary: totals over the cycles, recovery times as medians. */
@@ -80,15 +82,6 @@ export function formatReport(header: string[], cycles: readonly CycleResult[], s
     `median ${s.appRecoveryMs}`,
     s.aofLoaded ? 'every cycle' : cycles.some((c) => c.aofLoaded) ? 'not every cycle' : 'no',
   ];
-  const table = [COLUMNS.map((c) => c.head), ...rows, total];
-  const widths = COLUMNS.map((_, i) => Math.max(...table.map((r) => r[i].length)));
-  const line = (r: string[]) =>
-    r
-      .map((cell, i) => (i === 0 || i === r.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
-      .join('  ')
-      .trimEnd();
-  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
-
   const notes: string[] = [];
   const trimmed = cycles.reduce((n, c) => n + c.trimmed, 0);
   if (trimmed > 0)
@@ -118,11 +111,11 @@ export function formatReport(header: string[], cycles: readonly CycleResult[], s
   return [
     ...header,
     '',
-    line(table[0]),
-    rule,
-    ...rows.map(line),
-    rule,
-    line(total),
+    renderTable(
+      COLUMNS.map((c) => c.head),
+      rows,
+      { left: [0, COLUMNS.length - 1], footer: [total] },
+    ),
     '',
     ...notes,
     `${s.ok ? 'PASS' : 'FAIL'}: ${s.reason}`,

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { ChatApiError, type ChatApi, type ChatMessage } from './api';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChatMessage } from '../src/chat-store';
+import { ChatApiError, type ChatApi } from './api';
 import { LoadWriter, type Ack } from './load';
 import { TargetError, type Target } from './target';
 import type { CycleResult } from './verdict';
@@ -36,8 +38,6 @@ export interface RunnerOptions {
 }
 
 export const AUTHOR = 'experiment';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the kill/restart cycles against a started target. */
 export async function runCycles(target: Target, api: ChatApi, opts: RunnerOptions): Promise<CycleResult[]> {
@@ -181,11 +181,7 @@ export async function readHistory(api: ChatApi, timeoutMs: number): Promise<Chat
   }
 }
 
-function atMs(at: string | number | undefined): number {
-  if (typeof at === 'number') return at;
-  const n = Date.parse(String(at));
-  return Number.isNaN(n) ? NaN : n;
-}
+const atMs = (at: string): number => Date.parse(at);
 
 /** Compares what was acknowledged with what is there; exported for the unit tests. */
 export function count(

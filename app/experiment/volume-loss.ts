@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ChatApi } from './api';
-import type { StackName } from './args';
+import type { StackName } from '../local/stack-config';
 import { readHistory, writeBatch } from './runner';
 import type { KillResult, Target } from './target';
 import { median, type Verdict } from './verdict';

@@ -4,8 +4,12 @@ export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
-  /** The body parsed as JSON, or undefined when it is not JSON. */
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /**
+   * The body parsed as JSON, or undefined when it is not JSON. Of any shape: each caller
+   * checks the one it expects (the experiment's ChatApi field by field, tests with expect).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any shape; see above
+  json: any;
 }
 
 /**

@@ -114,7 +114,7 @@ main().then(
       process.stderr.write(`kill-redis: ${err.message}\n`);
       process.exit(1);
     }
-    process.stderr.write(`kill-redis: unexpected error\n${(err as Error)?.stack ?? err}\n`);
+    process.stderr.write(`kill-redis: unexpected error\n${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   },
 );

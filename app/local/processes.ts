@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
+import { waitFor } from '../cli/wait';
 
 /** Calls `onLine` for each complete line of a stream (and the unterminated rest at its end). */
 export function onLines(stream: Readable, onLine: (line: string) => void): void {
@@ -40,11 +41,9 @@ export function pidAlive(pid: number | undefined): boolean {
 }
 
 /** Resolves when `pid` is gone, or with false after `timeoutMs`. */
-export async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (pidAlive(pid)) {
-    if (Date.now() > until) return false;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return true;
+export function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  return waitFor(`pid ${pid} to end`, () => !pidAlive(pid), timeoutMs, 25).then(
+    () => true,
+    () => false,
+  );
 }

@@ -30,7 +30,8 @@ export interface RedisServerOptions {
 export class RedisServerError extends Error {}
 
 const READY = /Ready to accept connections/;
-const AOF_LOADED = /DB loaded from append only file/;
+/** Redis's log line when it loaded the append-only file (the seed's `kubectl logs` check). */
+export const AOF_LOADED = /DB loaded from append only file/;
 const RDB_LOADED = /DB loaded from disk/;
 
 export class RedisServer extends EventEmitter {
@@ -116,8 +117,8 @@ export class RedisServer extends EventEmitter {
         this.emit('line', line);
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
 
     await new Promise<void>((resolve, reject) => {
       const timeoutMs = this.opts.startTimeoutMs ?? 30_000;

@@ -140,7 +140,7 @@ function main(): void {
           .slice(-8)
           .map(readable)
           .join('\n');
-        shutdown(1, `${slot.name} exited (code ${code}, signal ${signal}) before listening${why ? `:\n${why}` : ''}`);
+        shutdown(1, `${slot.name} exited (code ${code}) before listening${why ? `:\n${why}` : ''}`);
         return;
       }
       slot.crashes = Date.now() - slot.startedAt > STABLE_MS ? 1 : slot.crashes + 1;

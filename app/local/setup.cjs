@@ -3,6 +3,7 @@
 // npm packages available yet: it makes a fresh clone runnable. It installs the npm
 // packages when they are missing or stale, and the system programs the command needs
 // (redis-server; chromium for the browser tests) where it can, or says exactly how.
+// For the tests it also installs the Node the image runs (image-node.cjs).
 'use strict';
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -69,3 +70,4 @@ function ensurePrograms() {
 
 ensureNodeModules();
 ensurePrograms();
+if (purpose === 'test') require('./image-node.cjs').ensureImageNode();

@@ -79,7 +79,7 @@ export function readStackConfig(stack: StackName, root: string = repoRoot()): St
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new StackConfigError(`${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw new StackConfigError(`${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   let doc: unknown;
   try {
@@ -124,7 +124,8 @@ export function readStackConfig(stack: StackName, root: string = repoRoot()): St
  */
 function stackFileValue(value: unknown, text: unknown): string | undefined {
   if (value === null || value === undefined) return '';
-  if (typeof value !== 'object') return typeof text === 'string' ? text : String(value);
+  if (typeof value !== 'object')
+    return typeof text === 'string' ? text : typeof value === 'string' ? value : JSON.stringify(value);
   const keys = Object.keys(value);
   if (!Array.isArray(value) && keys.length === 1 && keys[0] === 'secure') return undefined;
   return JSON.stringify(value);

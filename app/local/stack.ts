@@ -15,6 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { redisPlan, type AppendFsync, type RedisPlan } from '../../infra/persistence';
 import { httpRequest } from './http';
 import { freePort, portInUse } from './ports';
@@ -223,7 +224,7 @@ export class LocalStack {
         last = (err as Error).message;
         streak = 0;
       }
-      if (streak === 0) await new Promise((r) => setTimeout(r, 50));
+      if (streak === 0) await sleep(50);
     }
     return Date.now() - began;
   }
@@ -247,7 +248,7 @@ export class LocalStack {
     if (primary && this.primaryExit) {
       const pid = primary.pid!;
       if (primary.exitCode === null && primary.signalCode === null) primary.kill('SIGTERM');
-      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000).unref());
+      const timeout = sleep(15_000, 'timeout' as const, { ref: false });
       if ((await Promise.race([this.primaryExit, timeout])) === 'timeout') {
         this.log('[stack] replicas did not stop within 15 s: SIGKILL');
         try {

@@ -7,11 +7,11 @@
  * `kubectl delete pod -l app=redis` does. q, Ctrl-C or SIGTERM stop everything.
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { nonEmpty, oneOf, parseCommandLine, reportUsageError, UsageError, wholeNumber } from '../cli/args';
 import { httpRequest } from './http';
-import { RedisServerError } from './redis-server';
+import { AOF_LOADED, RedisServerError } from './redis-server';
 import { LocalStack, LocalStackError } from './stack';
-import { StackConfigError, parseStackName, repoRoot } from './stack-config';
+import { STACK_NAMES, StackConfigError, repoRoot, type StackName } from './stack-config';
 import { defaultDataDir, removeState, runningState, writeState, type StackState } from './state-file';
 import { BackupError } from '../backup/aof-quiesce';
 import { restoreFromArg } from '../backup/restore-arg';
@@ -39,13 +39,15 @@ Options:
 While it runs: k kills Redis with SIGKILL and starts a new one (also: npm run kill-redis),
 q or Ctrl-C stops everything.`;
 
+/** How to call it, in one line (with a usage error). */
+const SYNOPSIS =
+  'npm start [-- --stack stateless|stateful] [--redis pod|managed] [--port N] [--replicas N] [--data-dir DIR] [--restore BACKUP] [--verbose]';
+
 /** An error the user can act on: printed as one message, without a stack trace. */
 const USER_ERRORS = [LocalStackError, StackConfigError, RedisServerError, BackupError];
 
-class UsageError extends Error {}
-
 interface Args {
-  stack: 'stateless' | 'stateful';
+  stack: StackName;
   /** Undefined: the stack file's chat:redis (default pod). */
   redis?: 'pod' | 'managed';
   port: number;
@@ -57,56 +59,27 @@ interface Args {
 }
 
 function parse(argv: string[]): Args {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        stack: { type: 'string' },
-        redis: { type: 'string' },
-        port: { type: 'string' },
-        replicas: { type: 'string' },
-        'data-dir': { type: 'string' },
-        restore: { type: 'string' },
-        verbose: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const whole = (name: string, raw: string | undefined, min: number, max: number): number | undefined => {
-    if (raw === undefined) return undefined;
-    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-      throw new UsageError(`--${name} must be a whole number from ${min} to ${max}; got ${JSON.stringify(raw)}`);
-    }
-    return Number(raw);
-  };
-  let stack: Args['stack'];
-  try {
-    stack = parseStackName(values.stack ?? 'stateless');
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const redis = values.redis;
-  if (redis !== undefined && redis !== 'pod' && redis !== 'managed') {
-    throw new UsageError(`--redis must be one of pod, managed; got ${JSON.stringify(redis)}`);
-  }
+  const given = parseCommandLine(argv, {
+    stack: { type: 'string' },
+    redis: { type: 'string' },
+    port: { type: 'string' },
+    replicas: { type: 'string' },
+    'data-dir': { type: 'string' },
+    restore: { type: 'string' },
+    verbose: { type: 'boolean', short: 'v' },
+    help: { type: 'boolean', short: 'h' },
+  });
   return {
-    stack,
-    redis,
-    port: whole('port', values.port, 0, 65535) ?? 8080,
-    replicas: whole('replicas', values.replicas, 1, 50),
-    dataDir: values['data-dir'] ? path.resolve(values['data-dir']) : undefined,
-    restore: values.restore,
-    verbose: !!values.verbose,
-    help: !!values.help,
+    stack: oneOf('stack', given.stack ?? 'stateless', STACK_NAMES),
+    redis: given.redis === undefined ? undefined : oneOf('redis', given.redis, ['pod', 'managed'] as const),
+    port: given.port === undefined ? 8080 : wholeNumber('port', given.port, 0, 65535),
+    replicas: given.replicas === undefined ? undefined : wholeNumber('replicas', given.replicas, 1, 50),
+    dataDir: given['data-dir'] === undefined ? undefined : path.resolve(nonEmpty('data-dir', given['data-dir'])),
+    restore: given.restore === undefined ? undefined : nonEmpty('restore', given.restore),
+    verbose: given.verbose === true,
+    help: given.help === true,
   };
 }
-
-const AOF_LOADED = /DB loaded from append only file/;
 
 /** Without --verbose, only what needs attention: replica warnings and errors, Redis errors, stack events. */
 function worthShowing(line: string): boolean {
@@ -304,7 +277,8 @@ async function main(): Promise<number> {
         let messages: number | undefined;
         try {
           const res = await httpRequest(`${stack.url}/api/status`);
-          if (typeof res.json?.redis?.messages === 'number') messages = res.json.redis.messages;
+          const status = res.json as { redis?: { messages?: unknown } } | undefined;
+          if (typeof status?.redis?.messages === 'number') messages = status.redis.messages;
         } catch {
           /* the count is a courtesy */
         }
@@ -362,15 +336,12 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError) {
-      process.stderr.write(`npm start: ${err.message}\n\n${USAGE}\n`);
-      process.exit(2);
-    }
+    if (err instanceof UsageError) process.exit(reportUsageError('npm start', SYNOPSIS, err));
     if (USER_ERRORS.some((E) => err instanceof E)) {
       process.stderr.write(`npm start: ${(err as Error).message}\n`);
       process.exit(1);
     }
-    process.stderr.write(`npm start: unexpected error\n${(err as Error)?.stack ?? err}\n`);
+    process.stderr.write(`npm start: unexpected error\n${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   },
 );

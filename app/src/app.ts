@@ -23,7 +23,7 @@ export interface AppDeps {
   /** Browsers reach the chat only over HTTPS (HTTPS_ONLY). */
   httpsOnly: boolean;
   publicDir: string;
-  stopping(): boolean;
+  stopping: () => boolean;
   /** Bounds on history responses that clients do not take (default UNSENT_BUDGET_DEFAULTS). */
   unsentBudget?: UnsentBudgetOptions;
 }

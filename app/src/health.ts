@@ -9,7 +9,7 @@ export interface HealthDeps {
   feed: LiveFeed;
   metrics: Metrics;
   /** True once shutdown began: stop taking traffic. */
-  stopping(): boolean;
+  stopping: () => boolean;
 }
 
 /**

@@ -47,7 +47,7 @@ export function snapshotInterval(save: string): number | null {
 /** REDIS_MANAGED_PERSISTENCE: what the program configured on the managed service (rdb | off), else undefined. */
 export function declaredManagedPersistence(env: Record<string, string | undefined> = process.env) {
   const v = env[MANAGED_PERSISTENCE_ENV];
-  return v === 'rdb' || v === 'off' ? (v as ManagedPersistence) : undefined;
+  return v === 'rdb' || v === 'off' ? v : undefined;
 }
 
 const declared = declaredManagedPersistence();

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createApp } from './app';
 import { ChatStore, MESSAGES_CHANNEL } from './chat-store';
 import type { ServiceConfig } from './config';
@@ -130,7 +131,7 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
 /** Resolves when `ready()` holds or after `ms`, whichever is first. */
 async function waitUntil(ready: () => boolean, ms: number): Promise<void> {
   const until = Date.now() + ms;
-  while (!ready() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  while (!ready() && Date.now() < until) await sleep(20);
 }
 
 function urlHost(host: string): string {

@@ -68,7 +68,7 @@ class StubCluster {
       this.calls.push(`list ${ns} ${selector}`);
       return this.pods;
     },
-    exec: async (ns, podName, container, command) => {
+    exec: async (_ns, podName, container, command) => {
       expect(command.slice(0, 3)).toEqual(['redis-cli', '-p', '6379']);
       const args = command.slice(3);
       this.calls.push(`exec ${podName}/${container}: ${args.join(' ')}`);

@@ -3,6 +3,7 @@ import { launchChromium, watchProblems } from './helpers/browser';
 import { startRedis, type TestRedis } from './helpers/redis';
 import { startTestService, type TestService } from './helpers/service';
 import { SseClient } from './helpers/sse';
+import { waitFor } from '../cli/wait';
 
 /** The page against a replica whose live feed is full: it backs off, and goes live once there is room. */
 describe('chat page when the live feed is full', () => {
@@ -37,7 +38,7 @@ describe('chat page when the live feed is full', () => {
       await page.goto(svc.url);
       await page.locator('#connection', { hasText: 'reconnecting…' }).waitFor();
       // The first stream and three retries: after 1-2 s, 2-4 s, then 4-8 s.
-      while (attempts.length < 4) await new Promise((r) => setTimeout(r, 100));
+      await waitFor('the first stream and three retries', () => attempts.length >= 4, 30_000, 100);
       const gaps = attempts.slice(1, 4).map((t, i) => t - attempts[i]);
       for (const [i, gap] of gaps.entries()) {
         expect(gap).toBeGreaterThanOrEqual(1000 * 2 ** i - 100);

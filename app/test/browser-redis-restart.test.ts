@@ -18,6 +18,7 @@ import { LocalStack } from '../local/stack';
 import { repoRoot } from '../local/stack-config';
 import { aofText } from './helpers/aof';
 import { launchChromium, watchProblems } from './helpers/browser';
+import { waitFor } from '../cli/wait';
 
 const LINE = '#messages li[data-event="redis-restart"]';
 /** The live feed's retry (2 s) plus a resync, with room for a slow machine. */
@@ -158,9 +159,7 @@ describe('the page tells the experiment: a line in the conversation when Redis r
     await send(a, 'ana', 'three');
     await b.locator('#messages .message', { hasText: 'three' }).waitFor();
     // everysec may hold a write back on a busy disk: kill once the AOF has all three (helpers/aof.ts).
-    const until = Date.now() + 10_000;
-    while (!aofText(stack.redisDir).includes('three') && Date.now() < until)
-      await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the AOF to hold all three', () => aofText(stack.redisDir).includes('three'), 10_000);
 
     const killed = Date.now();
     const { aofLoaded } = await stack.killRedis();

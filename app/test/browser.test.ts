@@ -3,6 +3,7 @@ import { HISTORY_KEY } from '../src/chat-store';
 import { launchChromium, waitForEmptyInput, watchProblems } from './helpers/browser';
 import { startRedis, type TestRedis } from './helpers/redis';
 import { startTestService, type TestService } from './helpers/service';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The page in real headless Chromium, two browsers on two replicas sharing one Redis. */
 describe('chat page in a browser', () => {
@@ -111,7 +112,7 @@ describe('chat page in a browser', () => {
     await b.reload();
     await b.locator('#messages .message .text', { hasText: evil }).waitFor();
     await expect(b.locator('#messages img').count()).resolves.toBe(0);
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect(dialogs).toEqual([]);
     await a.context().close();
     await b.context().close();

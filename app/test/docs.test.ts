@@ -196,7 +196,7 @@ describe("infra/README.md's configuration table", () => {
         ? '(required)'
         : setting.default === undefined
           ? 'unset'
-          : `\`${String(setting.default)}\``);
+          : `\`${typeof setting.default === 'string' ? setting.default : JSON.stringify(setting.default)}\``);
     return [`${setting.type}${setting.secret ? ', secret' : ''}`, defaultCell, setting.allowed.replace(/\|/g, '\\|')];
   };
 

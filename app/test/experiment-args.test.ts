@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs, UsageError } from '../experiment/args';
+import { UsageError } from '../cli/args';
+import { parseArgs } from '../experiment/args';
 
 const root = path.resolve(__dirname, '..', '..');
 const mainJs = path.join(root, 'dist', 'app', 'experiment', 'main.js');
@@ -110,8 +111,8 @@ describe('experiment arguments', () => {
       /--snapshot-seconds must be a whole number from 1 to 3600/,
     ],
   ])('%j is refused: %s', (argv, message) => {
-    expect(() => parseArgs(argv as string[])).toThrow(UsageError);
-    expect(() => parseArgs(argv as string[])).toThrow(message as RegExp);
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(message);
   });
 
   it('--redis managed, with the managed schedule or a compressed one', () => {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ChatApi, type ChatMessage } from '../experiment/api';
+import { ChatApi } from '../experiment/api';
+import type { ChatMessage } from '../src/chat-store';
 import { podInfo } from '../experiment/kube';
 import { ClusterTarget, kubeErrorText, type KubeClient, type PodInfo } from '../experiment/cluster-target';
 import { resolveClusterSettings, type ClusterSetupDeps } from '../experiment/cluster-setup';
@@ -48,11 +49,13 @@ class FakeDeployment {
   }
 
   readonly kube: KubeClient = {
-    listPods: async (namespace, selector) => {
+    listPods: (namespace, selector) => {
       this.calls.push(`list ${namespace} ${selector}`);
-      return selector === 'app=redis' ? this.pods.map((p) => ({ ...p })) : [pod('chat-1', true), pod('chat-2', true)];
+      return Promise.resolve(
+        selector === 'app=redis' ? this.pods.map((p) => ({ ...p })) : [pod('chat-1', true), pod('chat-2', true)],
+      );
     },
-    deletePods: async (namespace, selector) => {
+    deletePods: (namespace, selector) => {
       this.calls.push(`delete ${namespace} ${selector}`);
       const now = Date.now();
       this.redisUp = false;
@@ -83,10 +86,11 @@ class FakeDeployment {
           }, this.replacementMs),
         );
       }
+      return Promise.resolve();
     },
-    readPodLog: async (namespace, name, container) => {
+    readPodLog: (namespace, name, container) => {
       this.calls.push(`log ${namespace} ${name} ${container}`);
-      return this.log;
+      return Promise.resolve(this.log);
     },
   };
 
@@ -257,9 +261,8 @@ describe('cluster target against a stubbed Kubernetes API and load balancer', ()
   it('Kubernetes API errors become one readable line (expired DOKS token hint on 401)', async () => {
     const s = await setup(true);
     d = s.d;
-    s.d.kube.listPods = async () => {
-      throw Object.assign(new Error('HTTP-Code: 401'), { code: 401, body: '{"message":"Unauthorized"}' });
-    };
+    s.d.kube.listPods = () =>
+      Promise.reject(Object.assign(new Error('HTTP-Code: 401'), { code: 401, body: '{"message":"Unauthorized"}' }));
     await expect(s.target.start()).rejects.toThrow(
       /Kubernetes: cannot list pods app=redis in namespace default: HTTP 401: Unauthorized \(.*7 days/,
     );
@@ -272,9 +275,14 @@ describe('cluster settings: flags, then stack outputs, then the stack file', () 
     const outputCalls: string[] = [];
     return {
       outputCalls,
-      readOutputs: async (stack) => {
+      readOutputs: (stack) => {
         outputCalls.push(stack);
-        return { url: 'http://203.0.113.10', kubeconfig: 'kind: Config', persistence: true, appendfsync: 'everysec' };
+        return Promise.resolve({
+          url: 'http://203.0.113.10',
+          kubeconfig: 'kind: Config',
+          persistence: true,
+          appendfsync: 'everysec',
+        });
       },
       readFile: (f) => `kubeconfig from ${f}`,
       stackFile: () => ({ persistent: true, appendfsync: 'always' }),
@@ -309,11 +317,11 @@ describe('cluster settings: flags, then stack outputs, then the stack file', () 
     await expect(
       resolveClusterSettings(
         { stack: 'stateful' },
-        deps({ readOutputs: async () => Promise.reject(new Error('the Pulumi CLI is not installed')) }),
+        deps({ readOutputs: () => Promise.reject(new Error('the Pulumi CLI is not installed')) }),
       ),
     ).rejects.toThrow('the Pulumi CLI is not installed (or pass --url <load balancer URL> and --kubeconfig <file>)');
     await expect(
-      resolveClusterSettings({ stack: 'stateless' }, deps({ readOutputs: async () => ({}) })),
+      resolveClusterSettings({ stack: 'stateless' }, deps({ readOutputs: () => Promise.resolve({}) })),
     ).rejects.toThrow(/stack "stateless" has no "url" output .*pulumi up -s stateless/);
     await expect(resolveClusterSettings({ stack: 'stateful', appendfsync: 'always' }, deps())).rejects.toThrow(
       /--appendfsync always does not match the deployed stack's appendfsync everysec/,
@@ -322,13 +330,13 @@ describe('cluster settings: flags, then stack outputs, then the stack file', () 
 
   it('reads `pulumi stack output --json --show-secrets -s <stack>` and its "memory"/"aof" persistence', async () => {
     const seen: string[][] = [];
-    const out = await readStackOutputs('stateless', '/repo', async (cmd, args) => {
+    const out = await readStackOutputs('stateless', '/repo', (cmd, args) => {
       seen.push([cmd, ...args]);
-      return {
+      return Promise.resolve({
         code: 0,
         stderr: '',
         stdout: JSON.stringify({ url: 'http://x', kubeconfig: 'k', persistence: 'memory', appendfsync: null }),
-      };
+      });
     });
     expect(seen).toEqual([['pulumi', 'stack', 'output', '--json', '--show-secrets', '-s', 'stateless']]);
     expect(out).toEqual({ url: 'http://x', kubeconfig: 'k', persistence: false });
@@ -337,11 +345,13 @@ describe('cluster settings: flags, then stack outputs, then the stack file', () 
       appendfsync: 'always',
     });
     await expect(
-      readStackOutputs('stateful', '/repo', async () => ({
-        code: 255,
-        stdout: '',
-        stderr: "error: no stack named 'stateful' found",
-      })),
+      readStackOutputs('stateful', '/repo', () =>
+        Promise.resolve({
+          code: 255,
+          stdout: '',
+          stderr: "error: no stack named 'stateful' found",
+        }),
+      ),
     ).rejects.toThrow(/cannot read the outputs of stack "stateful".*no stack named/);
     await expect(
       readStackOutputs('stateful', '/repo', async () =>

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pidAlive } from '../local/processes';
+import { waitFor } from '../cli/wait';
 
 /**
  * The experiment end to end on the local target, as a user runs it: the built CLI
@@ -22,7 +23,7 @@ interface Run {
   stdout: string;
   stderr: string;
   /** The last line of stdout, parsed (with --json). */
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json: any;
 }
 
 function start(args: string[], tmp: string): { child: ChildProcess; done: Promise<Run>; stderr: () => string } {
@@ -34,8 +35,8 @@ function start(args: string[], tmp: string): { child: ChildProcess; done: Promis
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
   const done = new Promise<Run>((resolve) =>
     child.on('close', (code, signal) => {
       const last = stdout.trimEnd().split('\n').pop() ?? '';
@@ -65,7 +66,11 @@ function descendants(pid: number): number[] {
   }
   const out: number[] = [];
   const walk = (p: number) => {
-    for (const [child, pp] of parent) if (pp === p) (out.push(child), walk(child));
+    for (const [child, pp] of parent) {
+      if (pp !== p) continue;
+      out.push(child);
+      walk(child);
+    }
   };
   walk(pid);
   return out;
@@ -86,14 +91,6 @@ function processesUnder(dir: string): number[] {
   return out;
 }
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('npm run experiment on the local target (real redis-server, real replicas)', () => {
   let tmp: string;
   beforeAll(() => {
@@ -104,10 +101,10 @@ describe('npm run experiment on the local target (real redis-server, real replic
   });
   afterEach(async () => {
     // No redis-server left running in the experiment's data dir, and the dir itself is gone.
-    await until(
+    await waitFor(
+      () => `processes ${processesUnder(tmp).join(', ')} under ${tmp} to end`,
       () => processesUnder(tmp).length === 0,
       10_000,
-      `processes ${processesUnder(tmp).join(', ')} under ${tmp} to end`,
     ).catch((err) => {
       for (const pid of processesUnder(tmp)) process.kill(pid, 'SIGKILL');
       throw err;
@@ -196,13 +193,17 @@ describe('npm run experiment on the local target (real redis-server, real replic
   it('Ctrl-C mid-run stops redis-server and the replicas and removes the temporary data dir', async () => {
     const run = start(['--stack', 'stateful', '--messages', '5', '--cycles', '100'], tmp);
     // Interrupt as the kill starts: the hardest moment, when a replacement Redis is being started.
-    await until(() => /cycle 1\/100: killing Redis/.test(run.stderr()), 30_000, 'the first kill');
+    await waitFor('the first kill', () => /cycle 1\/100: killing Redis/.test(run.stderr()), 30_000);
     const pids = descendants(run.child.pid!);
     expect(pids.length).toBeGreaterThanOrEqual(3); // redis-server, the replicas' primary, its replicas
     run.child.kill('SIGINT');
     const r = await run.done;
     expect(r.code).toBe(130);
-    await until(() => pids.every((p) => !pidAlive(p)), 20_000, `processes ${pids.filter(pidAlive).join(', ')} to end`);
+    await waitFor(
+      () => `processes ${pids.filter(pidAlive).join(', ')} to end`,
+      () => pids.every((p) => !pidAlive(p)),
+      20_000,
+    );
   });
 
   it('a port that is taken: exit 1 with a clear message and no stack trace', async () => {

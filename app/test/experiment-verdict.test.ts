@@ -144,7 +144,7 @@ describe("verdict: does the outcome match the stack's promise?", () => {
 
 describe('count: survivors by id', () => {
   const ack = (id: string, ackedAt: number, at = ackedAt): Ack => ({
-    message: { id, author: 'a', text: id, at: new Date(at).toISOString() },
+    message: { id, author: 'a', text: id, at: new Date(at).toISOString(), replica: 'chat-1' },
     ackedAt,
   });
   const msg = (a: Ack) => a.message;

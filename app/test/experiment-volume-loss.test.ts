@@ -1,5 +1,6 @@
 /** The volume-loss verdict (a decision table) and its arguments. */
-import { parseArgs, UsageError } from '../experiment/args';
+import { UsageError } from '../cli/args';
+import { parseArgs } from '../experiment/args';
 import { summarizeVolumeLoss, volumeLossVerdict, type VolumeLossCycle } from '../experiment/volume-loss';
 
 const cycle = (over: Partial<VolumeLossCycle> = {}): VolumeLossCycle => ({

@@ -17,6 +17,7 @@ import { aofText } from './helpers/aof';
 import { SERVICE_NODE_FLAGS } from '../src/node-flags';
 import { repoRoot } from '../local/stack-config';
 import type { StackState } from '../local/state-file';
+import { waitFor } from '../cli/wait';
 
 const root = repoRoot();
 const startJs = path.join(root, 'dist', 'app', 'local', 'start.js');
@@ -66,16 +67,6 @@ async function history(url: string): Promise<string[]> {
   return (res.json.messages as { text: string }[]).map((m) => m.text);
 }
 
-async function eventually<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('LocalStack: the cluster on one machine', () => {
   it('stateful: history survives a SIGKILL of Redis because the replacement loads the AOF', async () => {
     const stack = localStack('stateful');
@@ -87,7 +78,7 @@ describe('LocalStack: the cluster on one machine', () => {
     expect(status.json.redis.persistence).toBe('aof'); // what Redis itself reports
 
     for (const text of ['one', 'two', 'three']) await post(url, text);
-    await eventually('the AOF to hold the three messages', () => aofText(stack.redisDir).includes('three'));
+    await waitFor('the AOF to hold the three messages', () => aofText(stack.redisDir).includes('three'), 20_000);
     const oldRedis = stack.redis.pid;
     const { redisRecoveryMs, aofLoaded } = await stack.killRedis();
     expect(aofLoaded).toBe(true);
@@ -139,10 +130,14 @@ describe('LocalStack: the cluster on one machine', () => {
     await stack.start();
     const [victim, survivor] = stack.replicaPids();
     process.kill(victim, 'SIGKILL');
-    await eventually('a replacement replica', () => {
-      const pids = stack.replicaPids();
-      return pids.length === 2 && !pids.includes(victim) && pids.includes(survivor);
-    });
+    await waitFor(
+      'a replacement replica',
+      () => {
+        const pids = stack.replicaPids();
+        return pids.length === 2 && !pids.includes(victim) && pids.includes(survivor);
+      },
+      20_000,
+    );
     await stack.waitReady();
   });
 
@@ -196,8 +191,8 @@ function run(script: string, args: string[]) {
   children.push(child);
   const out: string[] = [];
   const err: string[] = [];
-  onLines(child.stdout!, (l) => out.push(l));
-  onLines(child.stderr!, (l) => err.push(l));
+  onLines(child.stdout, (l) => out.push(l));
+  onLines(child.stderr, (l) => err.push(l));
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, out, err, exit };
 }
@@ -207,7 +202,7 @@ describe('npm start and npm run kill-redis', () => {
     const port = await freePort();
     const dataDir = path.join(tmp, 'stateful');
     const start = run(startJs, ['--stack', 'stateful', '--port', String(port), '--data-dir', dataDir]);
-    const urlLine = await eventually(
+    const urlLine = await waitFor(
       'the URL',
       () => {
         if (start.child.exitCode !== null)
@@ -227,17 +222,21 @@ describe('npm start and npm run kill-redis', () => {
     await post(url, 'kept on the volume');
     // Warnings reach the terminal in brief: which request, and how it ended.
     await httpRequest(`${url}/api/messages`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } });
-    await eventually('the refused post in npm start', () =>
-      start.out.some((l) => /^\[replica-\d\] warn: request completed: POST \/api\/messages → 415$/.test(l)),
+    await waitFor(
+      'the refused post in npm start',
+      () => start.out.some((l) => /^\[replica-\d\] warn: request completed: POST \/api\/messages → 415$/.test(l)),
+      20_000,
     );
     const kill = run(killRedisJs, ['--data-dir', dataDir]);
     expect(await kill.exit).toBe(0);
     expect(kill.out.join('\n')).toContain('DB loaded from append only file');
-    await eventually('the AOF line in npm start', () =>
-      start.out.some((l) => l.includes('DB loaded from append only file')),
+    await waitFor(
+      'the AOF line in npm start',
+      () => start.out.some((l) => l.includes('DB loaded from append only file')),
+      20_000,
     );
     expect(pidAlive(state.redisPid)).toBe(false);
-    await eventually('the chat back', async () => (await httpRequest(`${url}/readyz`)).status === 200);
+    await waitFor('the chat back', async () => (await httpRequest(`${url}/readyz`)).status === 200, 20_000);
     expect(await history(url)).toEqual(['kept on the volume']);
 
     const after = JSON.parse(fs.readFileSync(path.join(dataDir, 'stack.json'), 'utf8')) as StackState;

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { redisPlan } from '../../infra/persistence';
 import { RedisServer } from '../local/redis-server';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '../cli/wait';
 
 /** Minimal RESP client so this test does not depend on the service's Redis library. */
 function command(port: number, ...args: string[]): Promise<string> {
@@ -99,13 +101,12 @@ describe('the data-directory lock (redisLaunch): one redis-server per volume', (
       sock.once('error', () => resolve(true));
     });
 
-  async function waitForLine(server: RedisServer, pattern: RegExp, ms = 10_000): Promise<void> {
-    const until = Date.now() + ms;
-    while (!server.log.some((l) => pattern.test(l))) {
-      if (Date.now() > until) throw new Error(`no log line matching ${pattern}; log:\n${server.log.join('\n')}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const waitForLine = (server: RedisServer, pattern: RegExp, ms = 10_000) =>
+    waitFor(
+      () => `a log line matching ${pattern} (log:\n${server.log.join('\n')})`,
+      () => server.log.some((l) => pattern.test(l)),
+      ms,
+    );
 
   it.each([
     ['SIGKILLed', (s: RedisServer) => s.kill()],
@@ -121,7 +122,7 @@ describe('the data-directory lock (redisLaunch): one redis-server per volume', (
         expect(await command(first.port, 'RPUSH', 'chat_history', 'before')).toBe(':1\r\n');
         const secondReady = second.start();
         await waitForLine(second, /redis-lock: another redis-server holds redis\.lock/);
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500);
         // Still waiting: not listening, nothing of its own in the log, and the first one serves on.
         expect(await refused(second.port)).toBe(true);
         expect(second.log.some((l) => /Ready to accept connections|append only file/.test(l))).toBe(false);

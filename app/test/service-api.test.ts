@@ -3,6 +3,8 @@ import { HISTORY_KEY } from '../src/chat-store';
 import { startRedis, type TestRedis } from './helpers/redis';
 import { startTestService, type TestService } from './helpers/service';
 import { SseClient } from './helpers/sse';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '../cli/wait';
 
 const post = (url: string, body: unknown) => httpRequest(`${url}/api/messages`, { method: 'POST', body });
 
@@ -110,7 +112,7 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
   it('keeps an idle live feed open with heartbeat comments', async () => {
     const sse = await SseClient.open(`${svc.url}/api/events`);
     try {
-      await new Promise((r) => setTimeout(r, 700));
+      await sleep(700);
       expect(sse.comments).toBeGreaterThanOrEqual(2);
       expect(sse.messages()).toEqual([]);
     } finally {
@@ -171,12 +173,14 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
     // A live-feed stream is counted once it ends, under its route.
     const streams =
       /^http_requests_total\{method="GET",route="\/api\/events",status="200",replica="replica-a"\} [1-9]/m;
-    const until = Date.now() + 5000;
-    let body = '';
-    while (!streams.test(body) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 50));
-      body = (await httpRequest(`${svc.url}/metrics`)).body;
-    }
+    const body = await waitFor(
+      'the ended stream in /metrics',
+      async () => {
+        const metrics = (await httpRequest(`${svc.url}/metrics`)).body;
+        return streams.test(metrics) && metrics;
+      },
+      5000,
+    );
     expect(body).toMatch(streams);
   });
 

@@ -4,7 +4,7 @@ import { MESSAGES_CHANNEL } from '../src/chat-store';
 import { startRedis, type TestRedis } from './helpers/redis';
 import { startTestService, type TestService } from './helpers/service';
 import { SseClient } from './helpers/sse';
-import { waitFor } from './helpers/wait';
+import { waitFor } from '../cli/wait';
 
 const post = (url: string, text: string) =>
   httpRequest(`${url}/api/messages`, { method: 'POST', body: { author: 'a', text } });

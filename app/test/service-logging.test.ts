@@ -3,6 +3,8 @@ import pino from 'pino';
 import { httpRequest } from '../local/http';
 import { startRedis, type TestRedis } from './helpers/redis';
 import { startTestService, type TestService } from './helpers/service';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '../cli/wait';
 
 interface LogLine {
   level: number;
@@ -41,9 +43,8 @@ describe('chat service request log', () => {
 
   /** Log lines are written after the response is sent: wait for the count to settle. */
   async function settled(count: number): Promise<LogLine[]> {
-    const until = Date.now() + 2000;
-    while (requestLines().length < count && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(`${count} request line(s)`, () => requestLines().length >= count, 2000, 10);
+    await sleep(50); // and no more than that
     return requestLines();
   }
 

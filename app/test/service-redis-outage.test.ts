@@ -4,7 +4,8 @@ import { HISTORY_KEY } from '../src/chat-store';
 import { startRedis, type TestRedis } from './helpers/redis';
 import { startTestService, type TestService } from './helpers/service';
 import { SseClient } from './helpers/sse';
-import { waitFor } from './helpers/wait';
+import { waitFor } from '../cli/wait';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const began = Date.now();
@@ -35,9 +36,7 @@ describe('chat service while Redis is down', () => {
     await redis.kill();
 
     // The live feed ends its streams, so browsers reconnect and resync later.
-    await expect(
-      Promise.race([feed.ended.then(() => 'ended'), new Promise((r) => setTimeout(() => r('open'), 2000))]),
-    ).resolves.toBe('ended');
+    await expect(Promise.race([feed.ended.then(() => 'ended'), sleep(2000, 'open')])).resolves.toBe('ended');
 
     const [posted, postMs] = await timed(() => post(svc.url, 'during'));
     // Redis is gone, so the command was never sent: surely not stored.

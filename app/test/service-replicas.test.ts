@@ -3,7 +3,8 @@ import { httpRequest } from '../local/http';
 import { startRedis, type TestRedis } from './helpers/redis';
 import { runReplicaToExit, spawnReplica, type ReplicaProcess } from './helpers/replica-process';
 import { SseClient } from './helpers/sse';
-import { waitFor } from './helpers/wait';
+import { waitFor } from '../cli/wait';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Replicas as separate processes (dist/app/src/main.js), as in Kubernetes and the local stack. */
 describe('chat replicas as processes on one Redis', () => {
@@ -109,7 +110,7 @@ describe('chat replica process lifecycle', () => {
       req.write(body.slice(0, 10));
       setTimeout(() => req.end(body.slice(10)), 500);
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
 
     const stopped = replica.stop('SIGTERM');
     await feed.ended;

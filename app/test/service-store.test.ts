@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { ChatStore, HISTORY_KEY, MESSAGES_CHANNEL, parseMessage } from '../src/chat-store';
 import { parseInfo } from '../src/redis-status';
 import { startRedis, type TestRedis } from './helpers/redis';
+import { waitFor } from '../cli/wait';
 
 describe('ChatStore: chat history in a Redis list, announced on a channel', () => {
   let redis: TestRedis;
@@ -174,8 +175,7 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
       const ttl = await redis.client.ttl('chat_idempotency:key-00000001');
       expect(ttl).toBeGreaterThan(590);
       expect(ttl).toBeLessThanOrEqual(600);
-      const until = Date.now() + 2000;
-      while (heard.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      await waitFor('both stored messages to be published', () => heard.length >= 2, 2000, 10);
       expect(heard.map((m) => JSON.parse(m).id)).toEqual([first.message.id, other.message.id]);
     } finally {
       sub.disconnect();

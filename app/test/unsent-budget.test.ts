@@ -5,6 +5,7 @@ import express from 'express';
 import { httpRequest } from '../local/http';
 import { errorHandler } from '../src/errors';
 import { UnsentBudget } from '../src/unsent-budget';
+import { waitFor } from '../cli/wait';
 
 /** History responses held for clients that do not read are bounded, like the live feed's streams. */
 describe('UnsentBudget: what clients that do not read can make a replica hold', () => {
@@ -40,14 +41,9 @@ describe('UnsentBudget: what clients that do not read can make a replica hold', 
     return socket;
   }
 
-  async function until(what: () => boolean, ms: number): Promise<void> {
-    const end = Date.now() + ms;
-    while (!what() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-  }
-
   it('answers 503 with Retry-After once stalled responses hold the budget, and cuts them after stallMs', async () => {
     const stalled = await stalledReader();
-    await until(() => budget.unsentBytes > 0, 2000);
+    await waitFor('a held response', () => budget.unsentBytes > 0, 2000, 20);
     expect(budget.unsentBytes).toBe(Buffer.byteLength(BODY));
     // Another big one would pass the budget: refused, and nothing more is held.
     const refused = await httpRequest(`${url}/big`);
@@ -56,7 +52,7 @@ describe('UnsentBudget: what clients that do not read can make a replica hold', 
     // Small reads still fit.
     expect((await httpRequest(`${url}/small`)).status).toBe(200);
     // The stalled reader is cut (its paused socket learns it once it reads), and its bytes are released.
-    await until(() => budget.unsentBytes === 0, 5000);
+    await waitFor('the held bytes released', () => budget.unsentBytes === 0, 5000, 20);
     expect(budget.unsentBytes).toBe(0);
     stalled.resume();
     expect((await httpRequest(`${url}/big`, { timeoutMs: 10_000 })).status).toBe(200);

@@ -88,8 +88,9 @@ describe('the program', () => {
     const r = await runProgram('stateless', () => {
       const image = new ChatImage('image', {
         registry: { mode: 'create', tier: 'starter' },
-        dockerDaemon: async () => {
+        dockerDaemon: () => {
           checked++;
+          return Promise.resolve();
         },
       });
       return { image: image.imageRef };

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
@@ -44,11 +45,10 @@ export interface RunResult {
   k8sObjects(): any[];
 }
 
-/** js-yaml ships with @pulumi/pulumi (it reads these same files); resolve it from there. */
+/** js-yaml ships with @pulumi/pulumi (it reads these same files); load it as @pulumi/pulumi does. */
 function yamlLoad(text: string): any {
-  const jsYaml = require(require.resolve('js-yaml', { paths: [require.resolve('@pulumi/pulumi')] })) as {
-    load(s: string): unknown;
-  };
+  const fromPulumi = createRequire(require.resolve('@pulumi/pulumi'));
+  const jsYaml = fromPulumi('js-yaml') as { load(s: string): unknown };
   return jsYaml.load(text);
 }
 
@@ -61,7 +61,7 @@ export function stackConfig(stack: string): Record<string, string> {
   const doc = yamlLoad(fs.readFileSync(file, 'utf8')) as { config?: Record<string, unknown> } | null;
   const config: Record<string, string> = {};
   for (const [key, value] of Object.entries(doc?.config ?? {})) {
-    if (value !== null && typeof value === 'object' && 'secure' in (value as object)) {
+    if (value !== null && typeof value === 'object' && 'secure' in value) {
       throw new Error(`${file}: ${key} is an encrypted secret; the tests cannot decrypt it`);
     }
     config[key] = typeof value === 'string' ? value : JSON.stringify(value);
@@ -282,7 +282,7 @@ export async function runProgram(
   const secretOutputs: string[] = [];
   for (const [k, v] of Object.entries(declared)) {
     if (pulumi.Output.isInstance(v) && (await pulumi.isSecret(v))) secretOutputs.push(k);
-    outputs[k] = await valueOf(v as pulumi.Input<unknown>);
+    outputs[k] = await valueOf(v);
   }
   // Let every registration finish before reading what was recorded.
   await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();

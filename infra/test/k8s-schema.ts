@@ -29,6 +29,6 @@ export function validateK8sObject(obj: any): void {
   try {
     new Model(obj).validate();
   } catch (err) {
-    throw new Error(`${obj.kind}/${obj.metadata?.name} is invalid: ${(err as Error).message}`);
+    throw new Error(`${obj.kind}/${obj.metadata?.name} is invalid: ${(err as Error).message}`, { cause: err });
   }
 }

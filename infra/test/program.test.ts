@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FAKE_DO_TOKEN, installMocks, REPO_ROOT, runProgram, stackConfig } from './harness';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 describe('Pulumi.yaml', () => {
   const project = fs.readFileSync(path.join(REPO_ROOT, 'Pulumi.yaml'), 'utf8');
@@ -23,6 +24,7 @@ describe('infra/index.ts', () => {
     let mod: Record<string, unknown> = {};
     const r = await runProgram('stateless', () => {
       jest.isolateModules(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh copy, loaded synchronously inside isolateModules
         mod = require('../index');
       });
       return mod;
@@ -54,10 +56,11 @@ describe('infra/index.ts', () => {
     });
     expect(() =>
       jest.isolateModules(() => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh copy, loaded synchronously inside isolateModules
         require('../index');
       }),
     ).toThrow(/chat:appendfsync must be one of everysec, always; got "sometimes"/);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     expect(resources).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { waitFor } from '../../cli/wait';
 
 /** Debian's Chromium, headless, with no background networking (this machine has no network). */
 export function launchChromium(): Promise<Browser> {
@@ -25,9 +26,5 @@ export function watchProblems(page: Page, problems: string[], expected: RegExp):
  * which the page's CSP (no 'unsafe-eval') refuses whenever the first check is false.
  */
 export async function waitForEmptyInput(page: Page, selector: string, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while ((await page.inputValue(selector)) !== '') {
-    if (Date.now() > until) throw new Error(`${selector} still holds text after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(`${selector} to be empty`, async () => (await page.inputValue(selector)) === '', timeoutMs);
 }

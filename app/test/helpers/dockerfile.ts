@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -91,4 +92,41 @@ export function copyLikeDocker(src: string, dest: string): void {
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.copyFileSync(src, target);
   }
+}
+
+/**
+ * Does a stage's WORKDIR, COPY (from the build context) and RUN instructions in order, in
+ * `root` standing in for the stage's filesystem root; RUN goes to `sh -c` in the working
+ * directory. A RUN must not name an absolute path (it would leave `root`), and npm runs
+ * from its cache where it can.
+ */
+export function runStage(stage: Stage, root: string, context: string): void {
+  let workdir = '/';
+  for (const ins of stage.instructions) {
+    if (ins.op === 'WORKDIR') {
+      workdir = path.posix.resolve(workdir, ins.args);
+      fs.mkdirSync(path.join(root, workdir), { recursive: true });
+    } else if (ins.op === 'COPY') {
+      const [c] = copies({ name: stage.name, instructions: [{ op: 'WORKDIR', args: workdir }, ins] });
+      if (c.from) throw new Error(`runStage copies from the build context only: COPY ${ins.args}`);
+      for (const src of c.sources) copyLikeDocker(path.join(context, src), path.join(root, c.dest));
+    } else if (ins.op === 'RUN') {
+      if (/(^|[\s=])\/[\w.]/.test(ins.args)) throw new Error(`RUN names an absolute path: ${ins.args}`);
+      execFileSync('sh', ['-c', ins.args], {
+        cwd: path.join(root, workdir),
+        stdio: 'pipe',
+        env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' },
+      });
+    }
+  }
+}
+
+/** The packages installed in a node_modules directory, scoped ones as @scope/name. */
+export function installedPackages(nodeModules: string): string[] {
+  if (!fs.existsSync(nodeModules)) return [];
+  return fs
+    .readdirSync(nodeModules)
+    .filter((d) => !d.startsWith('.'))
+    .flatMap((d) => (d.startsWith('@') ? fs.readdirSync(path.join(nodeModules, d)).map((n) => `${d}/${n}`) : [d]))
+    .sort();
 }

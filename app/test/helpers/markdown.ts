@@ -151,7 +151,7 @@ export function npmCommands(markdown: string): NpmCommand[] {
   for (const line of logical) {
     for (const m of line.text.matchAll(/\bnpm (?:run ([A-Za-z0-9][\w:.-]*)|(start|test))\b/g)) {
       const script = m[1] ?? m[2];
-      const rest = line.text.slice(m.index! + m[0].length);
+      const rest = line.text.slice(m.index + m[0].length);
       const end = rest.search(/`|\s#|(?<!\\)\||&&|;|\|\|/);
       const args = (end >= 0 ? rest.slice(0, end) : rest).trim();
       const afterDashes = /^(?:\S+\s+)*?--(?:\s+|$)(.*)$/.exec(args);

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { httpRequest } from '../../local/http';
 import { freePort } from '../../local/ports';
+import { waitFor } from '../../cli/wait';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -33,29 +34,25 @@ export async function spawnReplica(env: Record<string, string>, root = REPO_ROOT
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const url = `http://127.0.0.1:${port}`;
 
-  const until = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`replica exited before serving (code ${child.exitCode}):\n${out}`);
-    }
-    try {
-      if ((await httpRequest(`${url}/healthz`, { timeoutMs: 1000 })).status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > until) {
-      child.kill('SIGKILL');
-      throw new Error(`replica did not answer /healthz within 15 s:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const state = await waitFor(
+    () => `the replica to answer /healthz (its output:\n${out})`,
+    async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+      return (await httpRequest(`${url}/healthz`, { timeoutMs: 1000 })).status === 200 && 'serving';
+    },
+    15_000,
+  ).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  if (state === 'exited') throw new Error(`replica exited before serving (code ${child.exitCode}):\n${out}`);
 
   return {
     child,

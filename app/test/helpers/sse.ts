@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { waitFor } from '../../cli/wait';
 
 export interface SseEvent {
   event: string;
@@ -38,16 +39,9 @@ export class SseClient {
     return this.events.filter((e) => e.event === 'message').map((e) => JSON.parse(e.data) as T);
   }
 
-  async waitForEvent(match: (e: SseEvent) => boolean, timeoutMs = 5000): Promise<SseEvent> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.events.find(match);
-      if (found) return found;
-      if (Date.now() > until) {
-        throw new Error(`no matching event on ${this.url} within ${timeoutMs} ms; got ${JSON.stringify(this.events)}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  waitForEvent(match: (e: SseEvent) => boolean, timeoutMs = 5000): Promise<SseEvent> {
+    const what = () => `a matching event on ${this.url} (got ${JSON.stringify(this.events)})`;
+    return waitFor(what, () => this.events.find(match), timeoutMs, 20);
   }
 
   close(): void {
