@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { StackConfigError, parseStackName, repoRoot } from './stack-config';
-import { defaultDataDir, readState, runningStacks, runningState, type StackState } from './state-file';
+import { cameBackText, defaultDataDir, readState, runningStacks, runningState, type StackState } from './state-file';
 
 const USAGE = `Usage: npm run kill-redis [-- --stack stateless|stateful] [--data-dir DIR]
 
@@ -89,12 +89,12 @@ async function main(): Promise<void> {
       if (k.redisRecoveryMs < 0) throw new UserError('the stack could not start a new Redis; see its terminal');
       console.log(`A new Redis (pid ${now.redisPid}) accepts connections after ${k.redisRecoveryMs} ms.`);
       if (k.aofLine) console.log(`Redis: ${k.aofLine.replace(/^\d+:M [^*#]*/, '')}`);
-      if (now.persistent) {
-        console.log(
-          k.aofLoaded ? 'It loaded the append-only file: the history survived.' : 'No append-only file was loaded.',
-        );
-      } else {
-        console.log('Memory-only: it started empty, the history is gone.');
+      else if (now.persistent) console.log('No append-only file was loaded.');
+      else console.log('Memory-only: it started with an empty data dir.');
+      // Counted, not read off Redis's log: it says "DB loaded" also after cutting off a damaged tail.
+      if (k.before !== undefined && k.cameBack !== undefined) {
+        const counted = cameBackText({ before: k.before, cameBack: k.cameBack });
+        console.log(`${counted[0].toUpperCase()}${counted.slice(1)}.`);
       }
       if (k.chatReadyMs !== undefined) {
         console.log(

@@ -1,11 +1,4 @@
-import type { Redis } from 'ioredis';
-
-/** What Redis itself says about how it runs, so the page shows what the server really does. */
-export interface RedisFacts {
-  persistence: 'memory' | 'aof';
-  uptimeSeconds: number;
-  runId: string;
-}
+import { ReplyError } from 'ioredis';
 
 /** `key:value` lines of an INFO reply. */
 export function parseInfo(info: string): Record<string, string> {
@@ -18,26 +11,10 @@ export function parseInfo(info: string): Record<string, string> {
 }
 
 /**
- * Persistence from `CONFIG GET appendonly`; managed Redis services often rename or
- * disable CONFIG, so fall back to INFO's `aof_enabled`. INFO (all default sections)
- * comes in the same round trip and also gives the uptime and run id.
+ * Redis's refusal when it cannot write to its disk: a failed AOF write (a full disk) or a
+ * failed snapshot. While it lasts Redis refuses every write and PING too (MISCONF), but
+ * still answers reads, INFO and read-only scripts.
  */
-export async function readRedisFacts(redis: Redis): Promise<RedisFacts> {
-  const results = await redis.pipeline().call('CONFIG', 'GET', 'appendonly').info().exec();
-  if (!results) throw new Error('Redis pipeline returned nothing');
-  const [[configErr, config], [infoErr, infoText]] = results as [[Error | null, unknown], [Error | null, unknown]];
-  if (infoErr) throw infoErr;
-  const info = parseInfo(String(infoText));
-
-  let aof: boolean;
-  if (!configErr && Array.isArray(config) && config.length === 2) {
-    aof = String(config[1]).toLowerCase() === 'yes';
-  } else {
-    aof = info.aof_enabled === '1';
-  }
-  return {
-    persistence: aof ? 'aof' : 'memory',
-    uptimeSeconds: Number(info.uptime_in_seconds ?? 0),
-    runId: info.run_id ?? '',
-  };
+export function isDiskError(err: unknown): boolean {
+  return err instanceof ReplyError && /\bMISCONF\b/.test((err as Error).message);
 }
