@@ -63,11 +63,11 @@ export default defineConfig(
     languageOptions: { sourceType: 'commonjs' },
   },
   {
-    // The page: a classic browser script (no modules: CSP 'self', one file).
+    // The page: ES modules loaded by the browser, no build step (CSP 'self').
     basePath: root,
     files: ['app/public/**/*.js'],
     extends: [js.configs.recommended],
-    languageOptions: { sourceType: 'script', globals: globals.browser },
+    languageOptions: { sourceType: 'module', globals: globals.browser },
     rules: { 'no-unused-vars': ['error', UNUSED] },
   },
   prettier,

@@ -50,7 +50,7 @@ export interface QuiesceResult<T> {
   persistence: Record<string, string>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Pauses automatic rewrites, runs one rewrite to its end, calls `take` (the copy or the

@@ -126,7 +126,7 @@ export interface ClusterBackupResult {
   destroy: 'kept' | 'not this stack’s cluster';
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { setTimeout as sleep } from 'node:timers/promises';
 const seconds = (ms: number) => `${ms >= 10_000 ? Math.round(ms / 1000) : Math.round(ms / 100) / 10} s`;
 
 /** RedisAdmin through `redis-cli` in the Redis container (its env has REDISCLI_AUTH). */

@@ -5,12 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { HISTORY_KEY } from '../src/chat-store';
 import { readStackOutputs, runCommand } from '../experiment/outputs';
 import { instanceName } from '../../infra/instance-name';
-import { readStackConfig, repoRoot, parseStackName, type StackName } from '../local/stack-config';
+import { readStackConfig, repoRoot, STACK_NAMES, type StackName } from '../local/stack-config';
 import { defaultDataDir, runningState } from '../local/state-file';
 import { BackupError } from './aof-quiesce';
 import { ClusterBackup, listClusterBackups } from './cluster';
@@ -18,6 +17,7 @@ import { digitalOceanApi } from './do-api';
 import { ioredisAdmin } from './ioredis-admin';
 import { backupKubeFromKubeconfig } from './kube';
 import { backupsDir, listLocalBackups, takeLocalBackup } from './local';
+import { nonEmpty, oneOf, parseCommandLine, reportUsageError, UsageError, wholeNumber } from '../cli/args';
 
 export const USAGE = `Usage: npm run backup -- --stack stateful [options]
 
@@ -48,9 +48,8 @@ Restore: npm start -- --stack <stack> --restore <backup> (local);
 pulumi config set chat:restoreFrom <snapshot id> on a stack creating redis-pvc (cluster).
 `;
 
-export class UsageError extends Error {
-  readonly exitCode = 2;
-}
+/** How to call it, in one line (with a usage error). */
+const SYNOPSIS = 'npm run backup -- --stack stateful [--target local|cluster] [--list]';
 
 export interface BackupArgs {
   stack: StackName;
@@ -65,62 +64,42 @@ export interface BackupArgs {
 }
 
 export function parseBackupArgs(argv: string[]): BackupArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        stack: { type: 'string' },
-        target: { type: 'string' },
-        list: { type: 'boolean' },
-        timeout: { type: 'string' },
-        json: { type: 'boolean' },
-        'data-dir': { type: 'string' },
-        kubeconfig: { type: 'string' },
-        namespace: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
+  const given = parseCommandLine(argv, {
+    stack: { type: 'string' },
+    target: { type: 'string' },
+    list: { type: 'boolean' },
+    timeout: { type: 'string' },
+    json: { type: 'boolean' },
+    'data-dir': { type: 'string' },
+    kubeconfig: { type: 'string' },
+    namespace: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  const help = given.help === true;
+  if (given.stack === undefined) {
+    if (help) return { ...defaults(), help };
+    throw new UsageError(`--stack is required: --stack ${STACK_NAMES.join(' or --stack ')}`);
   }
-  const help = !!values.help;
-  const str = (k: string) => values[k] as string | undefined;
-  if (str('stack') === undefined && help) return { ...defaults(), help };
-  let stack: StackName;
-  try {
-    stack = parseStackName(str('stack'));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const target = str('target') ?? 'local';
-  if (target !== 'local' && target !== 'cluster') {
-    throw new UsageError(`--target must be local or cluster; got ${JSON.stringify(target)}`);
-  }
+  const stack = oneOf('stack', given.stack, STACK_NAMES);
+  const target = oneOf('target', given.target ?? 'local', ['local', 'cluster'] as const);
   for (const [flag, only] of [
     ['data-dir', 'local'],
     ['kubeconfig', 'cluster'],
     ['namespace', 'cluster'],
   ] as const) {
-    if (values[flag] !== undefined && target !== only)
+    if (given[flag] !== undefined && target !== only)
       throw new UsageError(`--${flag} applies only to --target ${only}`);
-  }
-  const timeout = str('timeout') ?? '120';
-  if (!/^\d+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 3600) {
-    throw new UsageError(`--timeout must be a whole number of seconds from 1 to 3600; got ${JSON.stringify(timeout)}`);
   }
   return {
     ...defaults(),
     stack,
     target,
-    list: !!values.list,
-    json: !!values.json,
-    timeoutSeconds: Number(timeout),
-    dataDir: str('data-dir') ? path.resolve(str('data-dir')!) : undefined,
-    kubeconfig: str('kubeconfig'),
-    namespace: str('namespace') ?? 'default',
+    list: given.list === true,
+    json: given.json === true,
+    timeoutSeconds: given.timeout === undefined ? 120 : wholeNumber('timeout', given.timeout, 1, 3600, 'seconds'),
+    dataDir: given['data-dir'] === undefined ? undefined : path.resolve(nonEmpty('data-dir', given['data-dir'])),
+    kubeconfig: given.kubeconfig === undefined ? undefined : nonEmpty('kubeconfig', given.kubeconfig),
+    namespace: given.namespace === undefined ? 'default' : nonEmpty('namespace', given.namespace),
     help,
   };
 }
@@ -291,12 +270,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     args = parseBackupArgs(argv);
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(
-        `backup: ${err.message}\nUsage: npm run backup -- --stack stateful [--target local|cluster] [--list]  (--help for all options)\n`,
-      );
-      return 2;
-    }
+    if (err instanceof UsageError) return reportUsageError('backup', SYNOPSIS, err);
     throw err;
   }
   if (args.help) {

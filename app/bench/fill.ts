@@ -24,7 +24,8 @@ export async function fillHistory(
       const p = redis.pipeline();
       for (let i = 0; i < n; i++) {
         const seq = offset + done + i + 1;
-        const message: ChatMessage = {
+        // Without run and position (which the append script adds): served as a message from before runs were recorded.
+        const message: Omit<ChatMessage, 'run' | 'position'> = {
           id: randomUUID(),
           author: 'bench',
           text: `history message ${seq}: the quick brown fox jumps over the lazy dog`,

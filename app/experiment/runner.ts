@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChatMessage } from '../src/chat-store';
-import { ChatApiError, type ChatApi } from './api';
+import { ChatApiError, type ChatApi, type HistoryRead } from './api';
 import { LoadWriter, type Ack } from './load';
 import { TargetError, type Target } from './target';
 import type { CycleResult } from './verdict';
@@ -111,7 +111,7 @@ async function runCycle(
   // Read all the service keeps: messages nobody acknowledged to us (other users, or a POST
   // whose answer was lost as Redis died after storing it) must not push ours out of a window.
   const history = await readHistory(api, opts.recoveryTimeoutMs);
-  const counts = count(acks, history, killAt, redisReadyAt, opts.historyLimit);
+  const counts = count(acks, history, killAt, redisReadyAt);
   const windowAcks =
     opts.snapshotSeconds === undefined
       ? undefined
@@ -166,11 +166,11 @@ export async function writeBatch(api: ChatApi, n: number, prefix: string): Promi
 }
 
 /** GET /api/messages, retrying while a replica still answers 503 or the connection fails. */
-export async function readHistory(api: ChatApi, timeoutMs: number): Promise<ChatMessage[]> {
+export async function readHistory(api: ChatApi, timeoutMs: number): Promise<HistoryRead> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {
-      return await api.messages();
+      return await api.history();
     } catch (err) {
       const retriable = !(err instanceof ChatApiError) || err.status === 503 || err.status === 502;
       if (!retriable || Date.now() > until) {
@@ -181,23 +181,37 @@ export async function readHistory(api: ChatApi, timeoutMs: number): Promise<Chat
   }
 }
 
-const atMs = (at: string): number => Date.parse(at);
+/**
+ * Whether a message came back from the restart, read off what the service recorded: the run
+ * of Redis that stored it, and where the run after it started (the runs list). The restarted
+ * Redis came back with the messages appended before its start position; a run missing from
+ * the list came back with none (a memory-only restart forgets the list too, and a lost AOF
+ * tail loses a run's record with its first message: they are written in one script).
+ */
+export function cameBack(message: Pick<ChatMessage, 'run' | 'position'>, facts: HistoryRead['redis']): boolean {
+  if (message.run === facts.runId) return true;
+  const i = facts.runs.findIndex((r) => r.runId === message.run);
+  if (i < 0) return false;
+  const next = facts.runs[i + 1]?.startPosition ?? facts.startPosition;
+  return message.position < next;
+}
 
-/** Compares what was acknowledged with what is there; exported for the unit tests. */
+/**
+ * Compares what was acknowledged with what is there; exported for the unit tests. A message
+ * that is not there was trimmed (pushed out by the history limit, not lost) only when it came
+ * back from the restart and its position is below the oldest one kept; otherwise it was lost.
+ * No timestamp decides anything here.
+ */
 export function count(
   acks: readonly Ack[],
-  history: readonly ChatMessage[],
+  history: HistoryRead,
   killAt: number,
   redisReadyAt: number,
-  historyLimit?: number,
 ): Omit<
   CycleResult,
   'cycle' | 'rejected' | 'redisRecoveryMs' | 'appRecoveryMs' | 'aofLoaded' | 'windowAcks' | 'snapshotLoaded'
 > {
-  const present = new Set(history.map((m) => m.id));
-  // A full list may have pushed the oldest acknowledged messages out: those are trimmed, not lost.
-  const full = historyLimit !== undefined && history.length >= historyLimit;
-  const oldestPresent = full ? Math.min(...history.map((m) => atMs(m.at))) : -Infinity;
+  const present = new Set(history.messages.map((m) => m.id));
   let survived = 0;
   let trimmed = 0;
   let acknowledgedBeforeKill = 0;
@@ -206,7 +220,7 @@ export function count(
   for (const a of acks) {
     const there = present.has(a.message.id);
     if (there) survived++;
-    else if (full && atMs(a.message.at) < oldestPresent) trimmed++;
+    else if (a.message.position < history.oldest && cameBack(a.message, history.redis)) trimmed++;
     if (a.ackedAt < killAt) {
       acknowledgedBeforeKill++;
       if (there) survivedFromBeforeKill++;

@@ -64,7 +64,7 @@ export async function runVolumeLoss(
     const kill = await target.loseVolumeAndRestore(backup);
     await target.waitServiceReady(Math.max(1000, opts.recoveryTimeoutMs - (Date.now() - lostAt)));
     const appRecoveryMs = Date.now() - lostAt;
-    const present = new Set((await readHistory(api, opts.recoveryTimeoutMs)).map((m) => m.id));
+    const present = new Set((await readHistory(api, opts.recoveryTimeoutMs)).messages.map((m) => m.id));
     const lostBeforeBackup = before.filter((a) => !present.has(a.message.id)).length;
     const lostAfterBackup = after.filter((a) => !present.has(a.message.id)).length;
     const result: VolumeLossCycle = {

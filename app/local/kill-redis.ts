@@ -10,10 +10,11 @@
  * wipe the data dir, measures the recovery, and shows Redis's log), and never signals a
  * pid that a stale state file names. This command then waits for the result and prints it.
  */
-import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
-import { StackConfigError, parseStackName, repoRoot } from './stack-config';
-import { defaultDataDir, readState, runningStacks, runningState, type StackState } from './state-file';
+import { nonEmpty, oneOf, parseCommandLine, reportUsageError, UsageError } from '../cli/args';
+import { STACK_NAMES, StackConfigError, repoRoot } from './stack-config';
+import { cameBackText, defaultDataDir, readState, runningStacks, runningState, type StackState } from './state-file';
 
 const USAGE = `Usage: npm run kill-redis [-- --stack stateless|stateful] [--data-dir DIR]
 
@@ -22,35 +23,27 @@ as \`kubectl delete pod -l app=redis\` does. Without options it finds the runnin
 
 class UserError extends Error {}
 
+/** How to call it, in one line (with a usage error). */
+const SYNOPSIS = 'npm run kill-redis [-- --stack stateless|stateful] [--data-dir DIR]';
+
 const NOT_RUNNING =
   'no local stack is running: start one with `npm start -- --stack stateful` (or stateless), then run this in another terminal';
 
 function find(argv: string[]): StackState | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { stack: { type: 'string' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UserError(`${(err as Error).message}\n\n${USAGE}`);
-  }
+  const values = parseCommandLine(argv, {
+    stack: { type: 'string' },
+    'data-dir': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) return 'help';
-  if (values['data-dir']) {
-    const dir = path.resolve(values['data-dir']);
+  if (values['data-dir'] !== undefined) {
+    const dir = path.resolve(nonEmpty('data-dir', values['data-dir']));
     const state = runningState(dir);
     if (!state) throw new UserError(`no local stack is running with data dir ${dir}`);
     return state;
   }
   if (values.stack !== undefined) {
-    let stack;
-    try {
-      stack = parseStackName(values.stack);
-    } catch (err) {
-      throw new UserError((err as StackConfigError).message);
-    }
+    const stack = oneOf('stack', values.stack, STACK_NAMES);
     const state = runningState(defaultDataDir(stack, repoRoot()));
     if (!state)
       throw new UserError(`the local ${stack} stack is not running: start it with \`npm start -- --stack ${stack}\``);
@@ -81,7 +74,7 @@ async function main(): Promise<void> {
   }
   const until = Date.now() + 60_000;
   for (;;) {
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     const now = readState(state.dataDir);
     if (!now) throw new UserError('the local stack stopped before Redis came back');
     if (now.kills > before && now.lastKill) {
@@ -89,12 +82,12 @@ async function main(): Promise<void> {
       if (k.redisRecoveryMs < 0) throw new UserError('the stack could not start a new Redis; see its terminal');
       console.log(`A new Redis (pid ${now.redisPid}) accepts connections after ${k.redisRecoveryMs} ms.`);
       if (k.aofLine) console.log(`Redis: ${k.aofLine.replace(/^\d+:M [^*#]*/, '')}`);
-      if (now.persistent) {
-        console.log(
-          k.aofLoaded ? 'It loaded the append-only file: the history survived.' : 'No append-only file was loaded.',
-        );
-      } else {
-        console.log('Memory-only: it started empty, the history is gone.');
+      else if (now.persistent) console.log('No append-only file was loaded.');
+      else console.log('Memory-only: it started with an empty data dir.');
+      // Counted, not read off Redis's log: it says "DB loaded" also after cutting off a damaged tail.
+      if (k.before !== undefined && k.cameBack !== undefined) {
+        const counted = cameBackText({ before: k.before, cameBack: k.cameBack });
+        console.log(`${counted[0].toUpperCase()}${counted.slice(1)}.`);
       }
       if (k.chatReadyMs !== undefined) {
         console.log(
@@ -110,6 +103,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
+    if (err instanceof UsageError) process.exit(reportUsageError('kill-redis', SYNOPSIS, err));
     if (err instanceof UserError || err instanceof StackConfigError) {
       process.stderr.write(`kill-redis: ${err.message}\n`);
       process.exit(1);

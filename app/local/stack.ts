@@ -16,7 +16,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { redisPlan, type AppendFsync, type RedisPlan } from '../../infra/persistence';
+import { HISTORY_KEY, parseMessage } from '../src/chat-store';
 import { httpRequest } from './http';
 import { freePort, portInUse } from './ports';
 import { onLines, pidAlive, waitGone } from './processes';
@@ -176,8 +178,17 @@ export class LocalStack {
    * the same port. The persistent stack's replacement opens the same data dir (the PVC)
    * and loads the AOF; the memory-only one starts on an empty dir (a new pod, no volume).
    * Resolves when the replacement accepts connections; call waitReady() to time the chat's recovery.
+   * `history` counts what came back: the messages the history held just before the kill,
+   * and how many of those (by id) the new Redis holds. Redis's "DB loaded" log line says
+   * only that it read the file, also after cutting off a damaged tail.
    */
-  async killRedis(): Promise<{ redisRecoveryMs: number; aofLoaded: boolean; snapshotLoaded: boolean }> {
+  async killRedis(): Promise<{
+    redisRecoveryMs: number;
+    aofLoaded: boolean;
+    snapshotLoaded: boolean;
+    history?: { before: number; cameBack: number };
+  }> {
+    const before = this.redis.running ? await this.historyIds() : undefined;
     const began = Date.now();
     const oldPid = this.redis.pid;
     await this.redis.kill();
@@ -198,7 +209,34 @@ export class LocalStack {
               ? 'no append-only file was loaded'
               : 'it started empty (memory-only)'),
     );
-    return { redisRecoveryMs, aofLoaded, snapshotLoaded };
+    const after = before && (await this.historyIds());
+    let history: { before: number; cameBack: number } | undefined;
+    if (before && after) {
+      const now = new Set(after);
+      history = { before: before.length, cameBack: before.filter((id) => now.has(id)).length };
+    }
+    return { redisRecoveryMs, aofLoaded, snapshotLoaded, history };
+  }
+
+  /** The ids of the messages in Redis's history list, read directly; undefined when Redis does not answer. */
+  private async historyIds(): Promise<string[] | undefined> {
+    const redis = new Redis(this.redis.port, '127.0.0.1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 2000,
+      commandTimeout: 5000,
+    });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      const items = await redis.lrange(HISTORY_KEY, 0, -1);
+      return items.map((item) => parseMessage(item)?.id).filter((id): id is string => id !== undefined);
+    } catch {
+      return undefined;
+    } finally {
+      redis.disconnect();
+    }
   }
 
   /**

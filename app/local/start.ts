@@ -12,7 +12,7 @@ import { httpRequest } from './http';
 import { AOF_LOADED, RedisServerError } from './redis-server';
 import { LocalStack, LocalStackError } from './stack';
 import { STACK_NAMES, StackConfigError, repoRoot, type StackName } from './stack-config';
-import { defaultDataDir, removeState, runningState, writeState, type StackState } from './state-file';
+import { cameBackText, defaultDataDir, removeState, runningState, writeState, type StackState } from './state-file';
 import { BackupError } from '../backup/aof-quiesce';
 import { restoreFromArg } from '../backup/restore-arg';
 
@@ -267,12 +267,13 @@ async function main(): Promise<number> {
           : `${reason}: starting a replacement, as the Deployment would…`,
       );
       try {
-        const { redisRecoveryMs, aofLoaded } = await stack.killRedis();
+        const { redisRecoveryMs, aofLoaded, history: counted } = await stack.killRedis();
         out(`  a new Redis (pid ${stack.redis.pid}) accepts connections after ${redisRecoveryMs} ms`);
         const aofLine = stack.redis.log.find((l) => AOF_LOADED.test(l));
         if (aofLine) out(`  Redis: ${aofLine.replace(/^\d+:M [^*#]*/, '')}`);
         else if (!stack.persistent) out('  it started with an empty data dir (no volume): nothing to load');
         else out('  no append-only file was loaded (nothing had been written yet)');
+        if (counted) out(`  ${cameBackText(counted)}`);
         const chatReadyMs = await stack.waitReady(30_000);
         let messages: number | undefined;
         try {
@@ -288,7 +289,15 @@ async function main(): Promise<number> {
             : ` — ${messages} message(s) in history${stack.persistent ? '' : messages === 0 ? ' (gone)' : ''}`;
         out(`  every replica ready again (GET /readyz 200) after ${chatReadyMs} ms${history}`);
         kills += 1;
-        lastKill = { at: new Date().toISOString(), redisRecoveryMs, chatReadyMs, aofLoaded, aofLine, messages };
+        lastKill = {
+          at: new Date().toISOString(),
+          redisRecoveryMs,
+          chatReadyMs,
+          aofLoaded,
+          aofLine,
+          messages,
+          ...(counted ? { before: counted.before, cameBack: counted.cameBack } : {}),
+        };
       } catch (err) {
         out(`  the kill failed: ${(err as Error).message}`);
         kills += 1;

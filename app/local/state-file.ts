@@ -31,7 +31,18 @@ export interface StackState {
     aofLoaded: boolean;
     aofLine?: string;
     messages?: number;
+    /** Messages in the history just before the kill, and how many of them (by id) the new Redis holds. */
+    before?: number;
+    cameBack?: number;
   };
+}
+
+/** What came back after a kill, counted: "3 of the 3 messages …". */
+export function cameBackText({ before, cameBack }: { before: number; cameBack: number }): string {
+  const lost = before - cameBack;
+  if (before === 0) return 'the history was empty before the kill: nothing to come back';
+  const what = `${cameBack} of the ${before} message(s) in the history before the kill came back (counted by id)`;
+  return lost === 0 ? `${what}: nothing lost` : `${what}: ${lost} lost`;
 }
 
 export const STATE_FILE = 'stack.json';

@@ -1,13 +1,18 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ReplyError } from 'ioredis';
 import { recordFailure } from './observe';
+import { isDiskError } from './redis-status';
 
-/** An error with the HTTP status, the message the client should see, and any headers it needs (Retry-After). */
+/**
+ * An error with the HTTP status, the message the client should see, any headers it needs
+ * (Retry-After), and any more fields of the JSON body (a write's `stored`).
+ */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    readonly fields: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -17,6 +22,10 @@ export const REDIS_UNAVAILABLE = 'Redis is unavailable; try again in a moment';
 export const NOT_STORED = 'Redis is unavailable; the message was not stored: try again in a moment';
 export const OUTCOME_UNKNOWN =
   'Redis did not confirm the message in time: it may or may not be stored. Retry with the same Idempotency-Key to store it at most once';
+export const DISK_FULL =
+  'Redis cannot write to its disk (it is full or failing), so the message was not stored. Reading still works; sending works again once Redis can write';
+export const CURSOR_FROM_ANOTHER_RUN =
+  'this cursor is from another Redis run (Redis restarted since): its positions mean nothing now; load the newest page again';
 export const NOT_AN_OBJECT = 'request body must be a JSON object like {"author": "...", "text": "..."}';
 export const NOT_JSON = 'Content-Type must be application/json';
 
@@ -35,27 +44,36 @@ const NEVER_SENT = /Stream isn't writeable|Connection is closed|enableOfflineQue
 
 /**
  * Runs a Redis call for a request: any failure (no connection, timeout, an error
- * reply) becomes a 503 the client can act on, with the cause kept for the log.
- * For a write (`writes`), the message says whether it was surely not stored, or whether
- * the outcome is unknown (the command may have run after all): then only a retry with
- * the same Idempotency-Key is safe.
+ * reply) becomes an answer the client can act on, with the cause kept for the log.
+ * For a write (`writes`), the body's `stored` says what became of the message:
+ * - `false`: surely not stored. The command was never sent, or Redis answered it with an
+ *   error (a script that fails is refused at its first write, before anything is
+ *   stored). A Redis that cannot write to its disk (MISCONF) is a 507 that says so.
+ * - `null`: unknown. The command may have run after all (a timeout, a connection lost
+ *   with it in flight): only a retry with the same Idempotency-Key is safe.
  */
 export async function needsRedis<T>(call: () => Promise<T>, { writes = false } = {}): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    const message =
-      err instanceof ReplyError
-        ? `Redis rejected the command: ${(err as Error).message}`
-        : !writes
-          ? REDIS_UNAVAILABLE
-          : NEVER_SENT.test(String((err as Error)?.message))
-            ? NOT_STORED
-            : OUTCOME_UNKNOWN;
-    const e = new HttpError(503, message, { 'Retry-After': REDIS_RETRY_AFTER });
+    const e = redisFailure(err, writes);
     e.cause = err;
     throw e;
   }
+}
+
+function redisFailure(err: unknown, writes: boolean): HttpError {
+  const retry = { 'Retry-After': REDIS_RETRY_AFTER };
+  if (!writes) {
+    const message =
+      err instanceof ReplyError ? `Redis rejected the command: ${(err as Error).message}` : REDIS_UNAVAILABLE;
+    return new HttpError(503, message, retry);
+  }
+  if (isDiskError(err)) return new HttpError(507, DISK_FULL, {}, { stored: false });
+  if (err instanceof ReplyError)
+    return new HttpError(503, `Redis rejected the command: ${(err as Error).message}`, retry, { stored: false });
+  if (NEVER_SENT.test(String((err as Error)?.message))) return new HttpError(503, NOT_STORED, retry, { stored: false });
+  return new HttpError(503, OUTCOME_UNKNOWN, retry, { stored: null });
 }
 
 /** What body-parser (express.json) reports, by its error `type`, in words a client can act on. */
@@ -99,19 +117,32 @@ export function describeError(err: unknown): { status: number; message: string }
   return { status: 500, message: 'internal error' };
 }
 
-/** What the request log should say about an error: a 503's Redis cause in one line (an outage produces many), a 5xx with its stack. */
+/** What the request log should say about an error: a Redis cause in one line (an outage produces many), another 5xx with its stack. */
 export function errorForLog(err: unknown, status: number): unknown {
-  if (status === 503) {
+  if (status === 503 || status === 507) {
     const e = err as Error;
     return { message: String((e.cause as Error | undefined)?.message ?? e.message) };
   }
   return status >= 500 ? err : undefined;
 }
 
-/** Unknown paths and methods: 404 as JSON, like every other error. */
+/** Unknown paths: 404 as JSON, like every other error. */
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new HttpError(404, `not found: ${req.method} ${req.path}`));
 };
+
+/**
+ * For a known path, after its routes: any other method is a 405 naming the ones it
+ * has in `Allow` (RFC 9110 §15.5.6); OPTIONS answers 204 with the same `Allow`.
+ */
+export function methodNotAllowed(allowed: string[]): RequestHandler {
+  const allow = allowed.join(', ');
+  return (req, res, next) => {
+    res.set('Allow', allow);
+    if (req.method === 'OPTIONS') res.status(204).end();
+    else next(new HttpError(405, `${req.method} is not allowed on ${req.path}: use ${allow}`, { Allow: allow }));
+  };
+}
 
 /** The one place errors become responses: always JSON `{ "error": "..." }`. */
 export const errorHandler: ErrorRequestHandler = (err, _req, res, _next) => {
@@ -122,6 +153,10 @@ export const errorHandler: ErrorRequestHandler = (err, _req, res, _next) => {
     res.destroy();
     return;
   }
-  if (err instanceof HttpError) res.set(err.headers);
+  if (err instanceof HttpError) {
+    res.set(err.headers);
+    res.status(status).json({ error: message, ...err.fields });
+    return;
+  }
   res.status(status).json({ error: message });
 };

@@ -2,7 +2,9 @@ import type { IRouter } from 'express';
 import type { Redis } from 'ioredis';
 import type { LiveFeed } from './live-feed';
 import type { Metrics } from './metrics';
+import { methodNotAllowed } from './errors';
 import { isReady } from './redis';
+import { isDiskError } from './redis-status';
 
 export interface HealthDeps {
   redis: Redis;
@@ -19,6 +21,10 @@ export interface HealthDeps {
  *   make Kubernetes restart healthy replicas.
  * - /readyz (readiness): 200 only while Redis answers PING and the live feed is
  *   subscribed, so the load balancer sends browsers only to replicas that work.
+ *   A Redis that cannot write to its disk refuses PING too (MISCONF), but it still
+ *   serves reads and the live feed: the replica stays ready, so the page can show the
+ *   history and say why sending fails, instead of every replica leaving the load
+ *   balancer at once and the whole chat going dark. The answer then says writes are refused.
  */
 export function healthRoutes(router: IRouter, { redis, feed, metrics, stopping }: HealthDeps): void {
   router.get('/healthz', (_req, res) => {
@@ -27,21 +33,25 @@ export function healthRoutes(router: IRouter, { redis, feed, metrics, stopping }
 
   router.get('/readyz', async (_req, res) => {
     let reason: string | undefined;
+    let writes: string | undefined;
     if (stopping()) reason = 'shutting down';
     else if (!isReady(redis)) reason = 'redis: not connected';
     else {
       try {
         await redis.ping();
-        if (!feed.live) reason = 'live feed: not subscribed';
       } catch (err) {
-        reason = `redis: ${(err as Error).message}`;
+        if (isDiskError(err)) writes = `refused: Redis cannot write to its disk (${(err as Error).message})`;
+        else reason = `redis: ${(err as Error).message}`;
       }
+      if (!reason && !feed.live) reason = 'live feed: not subscribed';
     }
     if (reason) res.status(503).json({ status: 'unavailable', error: reason });
-    else res.json({ status: 'ready' });
+    else res.json(writes ? { status: 'ready', writes } : { status: 'ready' });
   });
 
   router.get('/metrics', async (_req, res) => {
     res.type(metrics.contentType).send(await metrics.text());
   });
+
+  for (const path of ['/healthz', '/readyz', '/metrics']) router.all(path, methodNotAllowed(['GET', 'HEAD']));
 }

@@ -1,11 +1,17 @@
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Request, Response } from 'express';
 import { clientKey } from './client-address';
 import type { Redis } from 'ioredis';
 import { parseMessage } from './chat-store';
-import { HttpError } from './errors';
+import { HttpError, REDIS_UNAVAILABLE } from './errors';
 import type { Logger } from './logger';
+import {
+  frameChunk,
+  isConnectionsResponse,
+  onResponseGone,
+  rawChunkWriter,
+  whenConnectionsResponse,
+} from './node-http';
 
 /**
  * The live feed: one Redis subscriber connection per replica, relayed to this
@@ -20,6 +26,10 @@ import type { Logger } from './logger';
  *
  * Bounded: at most `maxStreams` streams on the replica and `maxStreamsPerClient` per
  * client address; one more is refused with 503 and Retry-After (both checks are O(1)).
+ * A slot is held only by a stream that is really open: a request pipelined behind
+ * another response on its connection is admitted (or refused) only once it becomes the
+ * connection's response, and a slot is freed when the response or its connection
+ * closes, whichever Node reports (node-http.ts names what that relies on).
  *
  * Fan-out costs one write per stream per flush, whatever arrived before it: each event
  * is encoded once, queued, and the queue leaves as one Buffer, framed once and written to
@@ -72,19 +82,26 @@ const RETRY_AFTER_CLIENT_SEC = 30;
 const FLUSH_PAUSE = 1;
 
 const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
-const CRLF = Buffer.from('\r\n');
+
+/** An event stream's response headers (also HEAD /api/events's). */
+export const STREAM_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache, no-transform',
+  Connection: 'keep-alive',
+  // nginx-style proxies buffer responses unless told not to.
+  'X-Accel-Buffering': 'no',
+};
 
 interface Stream {
   res: ServerResponse;
-  socket: Socket;
   /** The client address it counts against. */
   client: string;
   /**
-   * Written straight to its socket in HTTP/1.1 chunked framing, built once per flush for
-   * every stream. Otherwise (HTTP/1.0, or a response queued behind a pipelined one, which
-   * has no socket of its own yet) through res.write, which frames and queues itself.
+   * Writes a flush, framed as an HTTP/1.1 chunk once for every stream, straight to the
+   * stream's socket (node-http.ts), once the headers and the hello have left. Until then,
+   * and for HTTP/1.0, undefined: flushes go through res.write.
    */
-  direct: boolean;
+  raw?: (framed: Buffer) => void;
 }
 
 export class LiveFeed {
@@ -133,32 +150,39 @@ export class LiveFeed {
     return this.opts.maxStreamsPerClient;
   }
 
+  get headers(): Readonly<Record<string, string>> {
+    return STREAM_HEADERS;
+  }
+
   /**
-   * Turns the response into an event stream, or throws a 503 HttpError (with Retry-After)
-   * when the replica or this client is at its cap. The caller checks `live` first.
+   * Turns the response into an event stream, or refuses it with a 503 HttpError passed to
+   * `refuse`: Redis is away (not `live`), or the replica or this client is at its cap
+   * (with Retry-After). A response queued behind another on its connection (pipelining)
+   * waits until it is the connection's response, and holds nothing meanwhile.
    */
-  attach(req: Request, res: Response): void {
+  attach(req: Request, res: Response, refuse: (err: HttpError) => void): void {
+    if (!isConnectionsResponse(req, res)) {
+      whenConnectionsResponse(req, res, () => this.attach(req, res, refuse));
+      return;
+    }
     const client = clientKey(req);
-    this.admit(client);
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      // nginx-style proxies buffer responses unless told not to.
-      'X-Accel-Buffering': 'no',
-    });
+    try {
+      this.admit(client);
+    } catch (err) {
+      refuse(err as HttpError);
+      return;
+    }
+    res.writeHead(200, STREAM_HEADERS);
     req.socket.setNoDelay(true);
-    // The first write sends the headers and the hello together.
-    res.write(this.hello);
-    const stream: Stream = {
-      res,
-      socket: req.socket,
-      client,
-      direct: res.chunkedEncoding && res.socket === req.socket,
-    };
+    const stream: Stream = { res, client };
+    // The first write sends the headers and the hello together. Flushes go through
+    // res.write until it has handed them to the socket, then straight to the socket.
+    res.write(this.hello, () => {
+      stream.raw = rawChunkWriter(req, res);
+    });
     this.streams.add(stream);
     this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
-    res.on('close', () => this.remove(stream));
+    onResponseGone(req, res, () => this.remove(stream));
   }
 
   /** Ends every stream and stops relaying (graceful shutdown). */
@@ -173,6 +197,7 @@ export class LiveFeed {
   }
 
   private admit(client: string): void {
+    if (!this.live) throw new HttpError(503, REDIS_UNAVAILABLE, { 'Retry-After': '1' });
     const { maxStreams, maxStreamsPerClient } = this.opts;
     if (this.streams.size >= maxStreams) {
       this.opts.onRefused?.('replica_full');
@@ -248,10 +273,9 @@ export class LiveFeed {
     const began = performance.now();
     const data = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
     this.pending = [];
-    // The same bytes res.write would send for `data` on a chunked response.
-    const framed = Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`, 'latin1'), data, CRLF]);
+    const framed = frameChunk(data);
     for (const stream of this.streams) {
-      const { res, socket } = stream;
+      const { res } = stream;
       if (res.writableLength > MAX_BUFFERED_BYTES) {
         this.log.warn(
           { client: stream.client, unsentBytes: res.writableLength },
@@ -262,8 +286,8 @@ export class LiveFeed {
         res.destroy();
         continue;
       }
-      if (!stream.direct) res.write(data);
-      else if (!socket.destroyed) socket.write(framed);
+      if (stream.raw) stream.raw(framed);
+      else res.write(data);
     }
     this.lastFlushEnd = performance.now();
     this.lastFlushMs = this.lastFlushEnd - began;

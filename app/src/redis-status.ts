@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { ReplyError, type Redis } from 'ioredis';
 
 /**
  * Facts about DigitalOcean Managed Valkey the service needs; declared here (the image builds
@@ -85,4 +85,13 @@ export async function readRedisFacts(redis: Redis, managed = declared): Promise<
     uptimeSeconds: Number(info.uptime_in_seconds ?? 0),
     runId: info.run_id ?? '',
   };
+}
+
+/**
+ * Redis's refusal when it cannot write to its disk: a failed AOF write (a full disk) or a
+ * failed snapshot. While it lasts Redis refuses every write and PING too (MISCONF), but
+ * still answers reads, INFO and read-only scripts.
+ */
+export function isDiskError(err: unknown): boolean {
+  return err instanceof ReplyError && /\bMISCONF\b/.test((err as Error).message);
 }

@@ -1,13 +1,20 @@
 import express, { type IRouter, type RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
-import type { ChatStore } from './chat-store';
+import { CursorFromAnotherRun, type ChatStore, type RunFacts } from './chat-store';
 import { clientKey } from './client-address';
-import { HttpError, MAX_BODY_BYTES, NOT_AN_OBJECT, NOT_JSON, REDIS_UNAVAILABLE, needsRedis } from './errors';
+import {
+  CURSOR_FROM_ANOTHER_RUN,
+  HttpError,
+  MAX_BODY_BYTES,
+  NOT_AN_OBJECT,
+  NOT_JSON,
+  methodNotAllowed,
+  needsRedis,
+} from './errors';
 import type { LiveFeed } from './live-feed';
 import type { Metrics } from './metrics';
 import { isReady } from './redis';
-import { readRedisFacts } from './redis-status';
 import type { UnsentBudget } from './unsent-budget';
 import { PAGE_MAX_BYTES, parseHistoryQuery, parseIdempotencyKey, parseNewMessage } from './validation';
 
@@ -64,15 +71,25 @@ export function apiRoutes(router: IRouter, deps: ApiDeps): void {
   const { store, redis, feed, metrics, replicaName } = deps;
 
   /**
-   * One page of history: `{"messages": [...], "before": cursor | null}`, oldest first,
-   * at most ?limit= messages and PAGE_MAX_BYTES; `before` fetches the page before it.
+   * One page of history: `{"messages": [...], "before": cursor | null, "oldest": position,
+   * "redis": facts}`, oldest first, at most ?limit= messages and PAGE_MAX_BYTES; `before`
+   * fetches the page before it. The facts of the Redis run that served it come in the same
+   * answer, read in the same script as the messages, so a page can judge a restart from
+   * one response whichever replica answers. A cursor from another run is a 410.
    */
   router.get('/api/messages', async (req, res) => {
     const query = parseHistoryQuery(req.query);
-    const page = await needsRedis(() => store.page({ ...query, maxBytes: PAGE_MAX_BYTES }));
+    let page;
+    try {
+      page = await needsRedis(() => store.page({ ...query, maxBytes: PAGE_MAX_BYTES }));
+    } catch (err) {
+      if (err instanceof HttpError && err.cause instanceof CursorFromAnotherRun)
+        throw new HttpError(410, CURSOR_FROM_ANOTHER_RUN);
+      throw err;
+    }
     deps.unsent.sendJson(
       res,
-      `{"messages":${page.json},"before":${page.before === null ? 'null' : `"${page.before}"`}}`,
+      `{"messages":${page.json},"before":${page.before === null ? 'null' : `"${page.before}"`},"oldest":${page.oldest},"redis":${JSON.stringify(page.facts)}}`,
     );
   });
 
@@ -100,29 +117,39 @@ export function apiRoutes(router: IRouter, deps: ApiDeps): void {
     } else res.set('Idempotent-Replayed', 'true');
     res.status(201).json(message);
   });
+  router.all('/api/messages', methodNotAllowed(['GET', 'HEAD', 'POST']));
 
-  router.get('/api/events', (req, res) => {
-    if (!feed.live) throw new HttpError(503, REDIS_UNAVAILABLE);
-    // From here the live feed writes to the response (or refuses it over a cap, with a 503
-    // HttpError); it is recorded when it closes.
-    feed.attach(req, res);
+  // Headers only, at once, without a stream (a stream's HEAD would hold a slot and never end).
+  router.head('/api/events', (_req, res) => {
+    res
+      .status(feed.live ? 200 : 503)
+      .set(feed.headers)
+      .end();
   });
+  router.get('/api/events', (req, res, next) => {
+    // From here the live feed writes to the response, or refuses it (with a 503 HttpError
+    // passed to next) when Redis is away or over a cap; it is recorded when it closes.
+    feed.attach(req, res, next);
+  });
+  router.all('/api/events', methodNotAllowed(['GET', 'HEAD']));
 
   // Always 200: the page shows what this replica sees, including "Redis is down".
   router.get('/api/status', async (_req, res) => {
     const redisStatus = {
       connected: false,
-      persistence: null as 'memory' | 'aof' | 'rdb' | null,
+      persistence: null as RunFacts['persistence'] | null,
       snapshotSeconds: null as number | null,
       managed: null as boolean | null,
       uptimeSeconds: null as number | null,
       runId: null as string | null,
+      startPosition: null as number | null,
+      runs: null as RunFacts['runs'] | null,
+      writable: null as boolean | null,
       messages: null as number | null,
     };
     if (isReady(redis)) {
       try {
-        const [facts, messages] = await Promise.all([readRedisFacts(redis), store.count()]);
-        Object.assign(redisStatus, { connected: true, ...facts, messages });
+        Object.assign(redisStatus, { connected: true, ...(await store.facts()) });
       } catch {
         // Lost between the check and the reply: report it as down.
       }
@@ -134,4 +161,5 @@ export function apiRoutes(router: IRouter, deps: ApiDeps): void {
     };
     res.json({ replica: replicaName, historyLimit: store.historyLimit, redis: redisStatus, liveFeed });
   });
+  router.all('/api/status', methodNotAllowed(['GET', 'HEAD']));
 }

@@ -1,22 +1,36 @@
 import { z } from 'zod';
 import { HttpError, NOT_AN_OBJECT } from './errors';
-import type { NewMessage } from './chat-store';
+import type { Cursor, NewMessage } from './chat-store';
 
 export const MAX_AUTHOR = 40;
 export const MAX_TEXT = 500;
 
 /**
- * What a reader cannot see: whitespace, format characters (zero-width space and
- * joiners, bidi marks, BOM, soft hyphen: Unicode category Cf), the combining grapheme
- * joiner, and the letters and symbols that render as blanks (Hangul fillers, the blank
- * Braille pattern). A field made only of these is empty.
+ * What renders as nothing, by Unicode property rather than by a list that misses some:
+ * whitespace (White_Space), everything a renderer must not show (Default_Ignorable_Code_Point:
+ * zero-width characters and joiners, bidi controls, the BOM, the soft hyphen, the Hangul
+ * fillers, the Khmer inherent vowels, the tag characters, ...), variation selectors (which
+ * select how the character before them looks, and alone are nothing), and control
+ * characters (Cc). One character more: the blank Braille pattern, a symbol drawn as
+ * empty space. A field made only of these is empty.
  */
-const INVISIBLE = /[\s\p{Cf}\u034F\u115F\u1160\u3164\uFFA0\u2800]/gu;
+const INVISIBLE = /[\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Variation_Selector}\p{Cc}\u2800]/gu;
 
-function field(name: string, max: number) {
+/** Control characters: none in an author; none but the line feed in a text. */
+const CONTROLS = { author: /\p{Cc}/u, text: /[^\P{Cc}\n]/u };
+
+function field(name: 'author' | 'text', max: number) {
+  const controls = CONTROLS[name];
   return z
     .string({ error: (iss) => (iss.input === undefined ? `${name} is required` : `${name} must be a string`) })
     .trim()
+    .refine((v) => !controls.test(v), {
+      error:
+        name === 'text'
+          ? 'text must not contain control characters other than a line break'
+          : 'author must not contain control characters',
+      abort: true,
+    })
     .refine((v) => v.replace(INVISIBLE, '') !== '', { error: `${name} must not be empty` })
     .refine((v) => v.length <= max, { error: `${name} must be at most ${max} characters` });
 }
@@ -45,12 +59,17 @@ export const PAGE_MAX_BYTES = 128 * 1024;
 
 export interface HistoryQuery {
   limit: number;
-  /** The cursor from a previous page's `before`: messages older than it. */
-  before?: number;
+  /** The cursor from a previous page's `before`: messages older than it, in the run it was read from. */
+  before?: Cursor;
 }
 
 const LIMIT_RULE = `limit must be a whole number from 1 to ${PAGE_MAX_MESSAGES}`;
-const BEFORE_RULE = 'before must be the "before" cursor of a previous page (a whole number)';
+const BEFORE_RULE = 'before must be the "before" cursor of a previous page';
+/**
+ * A cursor as page() makes it: `<position>.<run id>`. A bare position (the cursors before
+ * runs were recorded) names no run: it reads as a cursor from another run.
+ */
+const CURSOR = /^(\d{1,15})(?:\.([0-9a-f]{1,64}))?$/;
 
 /**
  * `GET /api/messages?limit=N&before=C`. limit: 1 to PAGE_MAX_MESSAGES (default the
@@ -71,8 +90,9 @@ export function parseHistoryQuery(query: Record<string, unknown>): HistoryQuery 
     parsed.limit = Number(limit);
   }
   if (before !== undefined) {
-    if (typeof before !== 'string' || !/^\d{1,15}$/.test(before)) throw new HttpError(400, BEFORE_RULE);
-    parsed.before = Number(before);
+    const m = typeof before === 'string' ? CURSOR.exec(before) : null;
+    if (!m) throw new HttpError(400, BEFORE_RULE);
+    parsed.before = { position: Number(m[1]), runId: m[2] ?? 'none' };
   }
   return parsed;
 }

@@ -11,13 +11,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
-import { HISTORY_KEY } from '../src/chat-store';
 import { LocalStack } from '../local/stack';
 import { repoRoot } from '../local/stack-config';
-import { aofText } from './helpers/aof';
-import { launchChromium, watchProblems } from './helpers/browser';
+import { aofText, loseLastWrites } from './helpers/aof';
+import { conversation, launchChromium, watchProblems } from './helpers/browser';
 import { waitFor } from '../cli/wait';
 
 const LINE = '#messages li[data-event="redis-restart"]';
@@ -76,17 +74,6 @@ async function send(page: Page, author: string, text: string): Promise<void> {
   await page.fill('#text', text);
   await page.press('#text', 'Enter');
   await page.locator('#messages .message', { hasText: text }).waitFor({ timeout: 5000 });
-}
-
-/** The list as the person sees it, top to bottom: a message's text, greyed or not, or a line's text. */
-function conversation(page: Page): Promise<string[]> {
-  return page.$$eval('#messages > li', (items) =>
-    items.map((li) => {
-      if (li.classList.contains('event')) return `line: ${li.textContent}`;
-      const text = li.querySelector('.text')?.textContent;
-      return li.classList.contains('lost') ? `greyed: ${text}` : `message: ${text}`;
-    }),
-  );
 }
 
 /** The line's <time>: when the page says Redis restarted. */
@@ -187,15 +174,10 @@ describe('the page tells the experiment: a line in the conversation when Redis r
     const page = await openPage(stack.url);
     for (const text of ['one', 'two', 'three']) await send(page, 'ana', text);
 
-    // What `appendfsync everysec` allows in a crash: the newest write is not in the file.
-    // Take it out of Redis behind the page's back, then kill Redis as the stack does.
-    const redis = new Redis(stack.redis.port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => null });
-    redis.on('error', () => undefined);
-    try {
-      expect(JSON.parse((await redis.rpop(HISTORY_KEY))!).text).toBe('three');
-    } finally {
-      redis.disconnect();
-    }
+    // What `appendfsync everysec` allows in a power loss: the newest acknowledged write never
+    // reached the disk. Kill Redis, cut it from the file, then let the stack start the new one.
+    await stack.redis.kill();
+    loseLastWrites(stack.redisDir, 1);
     await stack.killRedis();
     await page.locator(LINE).waitFor({ timeout: RESYNC_MS });
     const line = (await page.locator(LINE).textContent())!;
@@ -205,14 +187,9 @@ describe('the page tells the experiment: a line in the conversation when Redis r
     expect(line).not.toContain('kept');
     expect(await conversation(page)).toEqual(['message: one', 'message: two', 'greyed: three', `line: ${line}`]);
 
-    // Everything lost in the next restart: a second line, below the first.
-    const again = new Redis(stack.redis.port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => null });
-    again.on('error', () => undefined);
-    try {
-      await again.del(HISTORY_KEY);
-    } finally {
-      again.disconnect();
-    }
+    // Everything lost in the next restart (the volume's files are gone): a second line, below the first.
+    await stack.redis.kill();
+    fs.rmSync(path.join(stack.redisDir, 'appendonlydir'), { recursive: true, force: true });
     await stack.killRedis();
     await page.locator(LINE).nth(1).waitFor({ timeout: RESYNC_MS });
     const second = (await page.locator(LINE).nth(1).textContent())!;

@@ -34,7 +34,7 @@ describe('ChatApi.messages: the whole history, page by page', () => {
     expect(all.map((m) => m.text)).toEqual(Array.from({ length: 250 }, (_, i) => `m${i + 11}`));
     expect(requested).toHaveLength(3);
     expect(requested[0]).toBe('?limit=100');
-    expect(requested[1]).toMatch(/^\?limit=100&before=\d+$/);
+    expect(requested[1]).toMatch(/^\?limit=100&before=\d+\.[0-9a-f]{40}$/);
   });
 
   it('reads just the last N across pages', async () => {

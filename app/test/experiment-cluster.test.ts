@@ -29,10 +29,14 @@ class FakeDeployment {
   loseLastMs = 0;
   historyLimit = 1000;
   appended = 0;
+  /** As the service records them: the Redis run that answers, and the runs that stored messages. */
+  runId = 'run-0';
+  runs: { runId: string; startPosition: number }[] = [];
   /** Messages that land in the history at the kill without the experiment's ack (other users, or answers lost as Redis died). */
   unacknowledgedAtKill = 0;
   private server = http.createServer((req, res) => this.handle(req, res));
   private seq = 0;
+  private runSeq = 0;
   private storedAt = new Map<string, number>();
   private timers: NodeJS.Timeout[] = [];
 
@@ -63,14 +67,11 @@ class FakeDeployment {
       // Like Redis: the append counter comes back as far as the history does.
       this.appended = this.persistent ? this.appended - (this.history.length - kept.length) : 0;
       this.history = kept;
+      // A run's record is written with its first message: it survives exactly when that message does.
+      this.runs = this.persistent ? this.runs.filter((r) => r.startPosition < this.appended) : [];
+      this.runId = `run-${++this.runSeq}`;
       for (let i = 0; i < this.unacknowledgedAtKill; i++) {
-        this.history.push({
-          id: `other-${i}`,
-          author: 'someone else',
-          text: 'hi',
-          at: new Date().toISOString(),
-          replica: 'chat-2',
-        });
+        this.store({ id: `other-${i}`, author: 'someone else', text: 'hi', replica: 'chat-2' });
       }
       for (const p of this.pods) p.terminating = true;
       const fresh = pod(`redis-deployment-aaa-${++this.seq + 1}`, false);
@@ -94,6 +95,19 @@ class FakeDeployment {
     },
   };
 
+  /** Stores a message as the append script does: recording its run (once per run) and position. */
+  private store(m: Pick<ChatMessage, 'id' | 'author' | 'text' | 'replica'>): ChatMessage {
+    if (this.runs[this.runs.length - 1]?.runId !== this.runId) {
+      this.runs.push({ runId: this.runId, startPosition: this.appended });
+    }
+    const stored: ChatMessage = { ...m, at: new Date().toISOString(), run: this.runId, position: this.appended };
+    this.history.push(stored);
+    this.appended += 1;
+    this.history = this.history.slice(-this.historyLimit);
+    this.storedAt.set(stored.id, Date.now());
+    return stored;
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -111,24 +125,20 @@ class FakeDeployment {
       const before = url.searchParams.has('before') ? Number(url.searchParams.get('before')) : this.appended;
       const stop = Math.max(0, Math.min(before, this.appended) - first);
       const start = Math.max(0, stop - limit);
-      return send(200, { messages: this.history.slice(start, stop), before: start > 0 ? String(first + start) : null });
+      const last = this.runs[this.runs.length - 1];
+      const startPosition = last?.runId === this.runId ? last.startPosition : this.appended;
+      return send(200, {
+        messages: this.history.slice(start, stop),
+        before: start > 0 ? String(first + start) : null,
+        oldest: first,
+        redis: { runId: this.runId, startPosition, runs: this.runs },
+      });
     }
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
       const { author, text } = JSON.parse(body);
-      const m: ChatMessage = {
-        id: `id-${this.history.length}-${Math.random()}`,
-        author,
-        text,
-        at: new Date().toISOString(),
-        replica: 'chat-1',
-      };
-      this.history.push(m);
-      this.appended += 1;
-      this.history = this.history.slice(-this.historyLimit);
-      this.storedAt.set(m.id, Date.now());
-      send(201, m);
+      send(201, this.store({ id: `id-${this.history.length}-${Math.random()}`, author, text, replica: 'chat-1' }));
     });
   }
 }

@@ -1,5 +1,6 @@
 import { formatReport, summarize } from '../experiment/report';
-import { count } from '../experiment/runner';
+import { cameBack, count } from '../experiment/runner';
+import type { HistoryRead } from '../experiment/api';
 import type { Ack } from '../experiment/load';
 import { median, verdict, type CycleResult } from '../experiment/verdict';
 
@@ -142,17 +143,33 @@ describe("verdict: does the outcome match the stack's promise?", () => {
   });
 });
 
-describe('count: survivors by id', () => {
-  const ack = (id: string, ackedAt: number, at = ackedAt): Ack => ({
-    message: { id, author: 'a', text: id, at: new Date(at).toISOString(), replica: 'chat-1' },
+describe('count: survivors by id, trimmed or lost by the facts the service recorded', () => {
+  // Messages carry the run of Redis that stored them and their append position.
+  const ack = (id: string, ackedAt: number, run: string, position: number): Ack => ({
+    message: { id, author: 'a', text: id, at: new Date(0).toISOString(), replica: 'chat-1', run, position },
     ackedAt,
   });
   const msg = (a: Ack) => a.message;
+  const history = (messages: Ack[], oldest: number, redis: HistoryRead['redis']): HistoryRead => ({
+    messages: messages.map(msg),
+    oldest,
+    redis,
+  });
 
   it('splits acknowledged messages into survived and lost, before and after the kill', () => {
-    const acks = [ack('a', 1000), ack('b', 9500), ack('c', 9900), ack('d', 10_050), ack('e', 12_000)];
+    // Run r1 stored a..d (positions 0..3); the AOF gave back a only (r2 started at 1); e was stored by r2.
+    const acks = [ack('a', 1000, 'r1', 0), ack('b', 9500, 'r1', 1), ack('c', 9900, 'r1', 2), ack('d', 10_050, 'r1', 3)];
+    acks.push(ack('e', 12_000, 'r2', 1));
+    const facts = {
+      runId: 'r2',
+      startPosition: 1,
+      runs: [
+        { runId: 'r1', startPosition: 0 },
+        { runId: 'r2', startPosition: 1 },
+      ],
+    };
     // kill at 10 000, replacement Redis ready at 10 100: a, b, c before the kill; d in flight; e after.
-    const r = count(acks, [msg(acks[0]), msg(acks[4])], 10_000, 10_100);
+    const r = count(acks, history([acks[0], acks[4]], 0, facts), 10_000, 10_100);
     expect(r).toEqual({
       acknowledged: 5,
       survived: 2,
@@ -164,12 +181,54 @@ describe('count: survivors by id', () => {
     });
   });
 
-  it('counts messages pushed out of a full history as trimmed, not lost', () => {
-    const acks = [ack('a', 1), ack('b', 2), ack('c', 3), ack('d', 4)];
-    const r = count(acks, [msg(acks[2]), msg(acks[3])], 100, 200, 2);
-    expect(r).toMatchObject({ survived: 2, trimmed: 2, lost: 0 });
-    // Not full: the same absence is loss.
-    expect(count(acks, [msg(acks[2]), msg(acks[3])], 100, 200, 10)).toMatchObject({ trimmed: 0, lost: 2 });
+  it('counts messages that came back and were then pushed out of a full history as trimmed, not lost', () => {
+    const acks = [ack('a', 1, 'r1', 0), ack('b', 2, 'r1', 1), ack('c', 3, 'r1', 2), ack('d', 4, 'r1', 3)];
+    // Reloaded whole (r2 started at 4), then the limit of 2 kept c and d (oldest position 2).
+    const whole = { runId: 'r2', startPosition: 4, runs: [{ runId: 'r1', startPosition: 0 }] };
+    expect(count(acks, history([acks[2], acks[3]], 2, whole), 100, 200)).toMatchObject({
+      survived: 2,
+      trimmed: 2,
+      lost: 0,
+    });
+  });
+
+  it('a lost tail stays lost even when the history refilled past the limit afterwards', () => {
+    // r1 stored a..d; the AOF came back with a and b only (r2 started at 2); others' posts on r2
+    // then filled the history (limit 2: positions 2 and 3 of r2), so neither c nor d is there.
+    const acks = [ack('a', 1, 'r1', 0), ack('b', 2, 'r1', 1), ack('c', 3, 'r1', 2), ack('d', 4, 'r1', 3)];
+    const facts = {
+      runId: 'r2',
+      startPosition: 2,
+      runs: [
+        { runId: 'r1', startPosition: 0 },
+        { runId: 'r2', startPosition: 2 },
+      ],
+    };
+    const r = count(acks, history([], 2, facts), 100, 200);
+    expect(r).toMatchObject({ survived: 0, trimmed: 2, lost: 2 });
+  });
+
+  it('memory-only: the restarted Redis knows no earlier run, so everything from it is lost, not trimmed', () => {
+    const acks = [ack('a', 1, 'r1', 0), ack('b', 2, 'r1', 1)];
+    const empty = { runId: 'r2', startPosition: 0, runs: [] };
+    expect(count(acks, history([], 5, empty), 100, 200)).toMatchObject({ survived: 0, trimmed: 0, lost: 2 });
+  });
+
+  it("cameBack reads the run after the message's own, or the answering run when it has not written yet", () => {
+    const facts = {
+      runId: 'r3',
+      startPosition: 7,
+      runs: [
+        { runId: 'r1', startPosition: 0 },
+        { runId: 'r2', startPosition: 4 },
+      ],
+    };
+    expect(cameBack({ run: 'r1', position: 3 }, facts)).toBe(true);
+    expect(cameBack({ run: 'r1', position: 4 }, facts)).toBe(false);
+    expect(cameBack({ run: 'r2', position: 6 }, facts)).toBe(true);
+    expect(cameBack({ run: 'r2', position: 7 }, facts)).toBe(false);
+    expect(cameBack({ run: 'r3', position: 9 }, facts)).toBe(true);
+    expect(cameBack({ run: 'r0', position: 0 }, facts)).toBe(false);
   });
 });
 

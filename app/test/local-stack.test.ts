@@ -13,7 +13,7 @@ import { httpRequest } from '../local/http';
 import { freePort } from '../local/ports';
 import { onLines, pidAlive, waitGone } from '../local/processes';
 import { LocalStack } from '../local/stack';
-import { aofText } from './helpers/aof';
+import { aofText, loseLastWrites } from './helpers/aof';
 import { SERVICE_NODE_FLAGS } from '../src/node-flags';
 import { repoRoot } from '../local/stack-config';
 import type { StackState } from '../local/state-file';
@@ -227,9 +227,19 @@ describe('npm start and npm run kill-redis', () => {
       () => start.out.some((l) => /^\[replica-\d\] warn: request completed: POST \/api\/messages → 415$/.test(l)),
       20_000,
     );
+    // The second message is cut from the file as a power loss would (Redis appends to it, so it
+    // goes on writing after the cut): Redis still logs "DB loaded", the count says what came back.
+    await post(url, 'lost in a power loss');
+    const redisDir = path.join(dataDir, 'redis');
+    await waitFor('both in the AOF', () => aofText(redisDir).includes('lost in a power loss'));
+    loseLastWrites(redisDir, 1);
     const kill = run(killRedisJs, ['--data-dir', dataDir]);
     expect(await kill.exit).toBe(0);
     expect(kill.out.join('\n')).toContain('DB loaded from append only file');
+    expect(kill.out.join('\n')).toContain(
+      '1 of the 2 message(s) in the history before the kill came back (counted by id): 1 lost.',
+    );
+    expect(kill.out.join('\n')).not.toMatch(/survived/);
     await waitFor(
       'the AOF line in npm start',
       () => start.out.some((l) => l.includes('DB loaded from append only file')),

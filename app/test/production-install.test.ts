@@ -147,8 +147,16 @@ describe('production install (what app/Dockerfile builds)', () => {
       expect([ready.status, ready.json]).toEqual([200, { status: 'ready' }]);
       const page = await httpRequest(`${replica.url}/`);
       expect(page.status).toBe(200);
-      expect(page.body).toContain('<script src="app.js" defer></script>');
-      expect((await httpRequest(`${replica.url}/app.js`)).status).toBe(200);
+      expect(page.body).toContain('<script type="module" src="app.js"></script>');
+      // The page's ES modules, each served as JavaScript (a module script needs the type).
+      for (const file of ['app.js', 'verdict.js', 'render.js', 'live-feed.js', 'send.js']) {
+        const res = await httpRequest(`${replica.url}/${file}`);
+        expect([file, res.status, res.headers['content-type']]).toEqual([
+          file,
+          200,
+          expect.stringMatching(/^(text|application)\/javascript/),
+        ]);
+      }
       const posted = await httpRequest(`${replica.url}/api/messages`, {
         method: 'POST',
         body: { author: 'ci', text: 'from the image' },

@@ -31,6 +31,9 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
       text: 'hello',
       at: expect.any(String),
       replica: 'replica-a',
+      // The Redis run that stored it, and its append position (the restart line's facts).
+      run: (await redis.client.info('server')).match(/run_id:(\w+)/)![1],
+      position: expect.any(Number),
     });
     expect(new Date(res.json.at).toISOString()).toBe(res.json.at);
     const stored = await redis.client.lrange(HISTORY_KEY, 0, -1);
@@ -45,7 +48,7 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
     });
     expect(res.status).toBe(201);
     const [stored] = (await redis.client.lrange(HISTORY_KEY, 0, -1)).map((x) => JSON.parse(x));
-    expect(Object.keys(stored).sort()).toEqual(['at', 'author', 'id', 'replica', 'text']);
+    expect(Object.keys(stored).sort()).toEqual(['at', 'author', 'id', 'position', 'replica', 'run', 'text']);
   });
 
   it('GET /api/messages returns {messages}, oldest first, limited by ?limit and by HISTORY_LIMIT', async () => {
@@ -56,18 +59,20 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
     const two = await httpRequest(`${svc.url}/api/messages?limit=2`);
     expect(two.json.messages.map((m: { text: string }) => m.text)).toEqual(['m6', 'm7']);
     const many = await httpRequest(`${svc.url}/api/messages?limit=100`);
-    expect(many.json).toEqual({ messages: all.json.messages, before: null });
+    expect(many.json).toEqual({ ...all.json, messages: all.json.messages, before: null });
+    expect(Object.keys(all.json)).toEqual(['messages', 'before', 'oldest', 'redis']);
   });
 
   it('GET /api/messages pages back with the before cursor', async () => {
     for (let i = 1; i <= 5; i++) expect((await post(svc.url, { author: 'a', text: `m${i}` })).status).toBe(201);
     const newest = await httpRequest(`${svc.url}/api/messages?limit=2`);
     expect(newest.json.messages.map((m: { text: string }) => m.text)).toEqual(['m4', 'm5']);
-    expect(newest.json.before).toMatch(/^\d+$/);
+    // A cursor names the Redis run it was read from.
+    expect(newest.json.before).toMatch(/^\d+\.[0-9a-f]{40}$/);
     const older = await httpRequest(`${svc.url}/api/messages?limit=2&before=${newest.json.before}`);
     expect(older.json.messages.map((m: { text: string }) => m.text)).toEqual(['m2', 'm3']);
     const oldest = await httpRequest(`${svc.url}/api/messages?limit=2&before=${older.json.before}`);
-    expect(oldest.json).toEqual({ messages: [expect.objectContaining({ text: 'm1' })], before: null });
+    expect(oldest.json).toMatchObject({ messages: [expect.objectContaining({ text: 'm1' })], before: null });
   });
 
   it('stores a message once per Idempotency-Key: a retry answers with the stored message', async () => {
@@ -135,6 +140,10 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
         managed: false,
         uptimeSeconds: expect.any(Number),
         runId,
+        // The restart line's facts: where this run started, and the runs that stored messages.
+        startPosition: 0,
+        runs: [{ runId, startPosition: 0 }],
+        writable: true,
         messages: 1,
       },
       liveFeed: { streams: expect.any(Number), maxStreams: 4000, maxStreamsPerClient: 10 },
@@ -188,7 +197,8 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
     const res = await httpRequest(`${svc.url}/`);
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/html/);
-    expect(res.body).toContain('<script src="app.js" defer></script>');
+    // The page is ES modules: no build step, the same CSP.
+    expect(res.body).toContain('<script type="module" src="app.js"></script>');
     expect(res.body).not.toMatch(/<script>(?!<)/);
     const csp = String(res.headers['content-security-policy']);
     expect(csp).toContain("default-src 'self'");
@@ -197,7 +207,7 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
     expect(csp).not.toContain('upgrade-insecure-requests');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['x-replica']).toBe('replica-a');
-    for (const file of ['app.js', 'style.css', 'favicon.svg']) {
+    for (const file of ['app.js', 'verdict.js', 'render.js', 'live-feed.js', 'send.js', 'style.css', 'favicon.svg']) {
       expect((await httpRequest(`${svc.url}/${file}`)).status).toBe(200);
     }
   });
@@ -208,10 +218,11 @@ describe('chat service HTTP interface (memory-only Redis)', () => {
     expect(String(res.headers['content-security-policy'])).not.toContain('upgrade-insecure-requests');
   });
 
-  it('answers unknown routes with 404 JSON', async () => {
+  it('answers unknown routes with 404 JSON, and another method on a known one with 405 and Allow', async () => {
     const res = await httpRequest(`${svc.url}/api/nope`);
     expect([res.status, res.json]).toEqual([404, { error: 'not found: GET /api/nope' }]);
-    expect((await httpRequest(`${svc.url}/api/messages`, { method: 'DELETE' })).status).toBe(404);
+    const del = await httpRequest(`${svc.url}/api/messages`, { method: 'DELETE' });
+    expect([del.status, del.headers.allow]).toEqual([405, 'GET, HEAD, POST']);
   });
 });
 

@@ -45,6 +45,50 @@ describe('chat service rejects bad input', () => {
       400,
       /^author must not be empty$/,
     ],
+    // Blank by Unicode property, not by a list: a variation selector, a Khmer inherent vowel, a
+    // Mongolian free variation selector (all Default_Ignorable_Code_Point), tag characters.
+    [
+      'a text of U+FE0F only',
+      { body: JSON.stringify({ author: 'a', text: '\ufe0f\ufe0f' }) },
+      400,
+      /^text must not be empty$/,
+    ],
+    [
+      'a text of U+17B4 only',
+      { body: JSON.stringify({ author: 'a', text: '\u17b4' }) },
+      400,
+      /^text must not be empty$/,
+    ],
+    [
+      'a text of U+180B only',
+      { body: JSON.stringify({ author: 'a', text: '\u180b\u180c' }) },
+      400,
+      /^text must not be empty$/,
+    ],
+    [
+      'an author of tag characters and a variation selector',
+      { body: JSON.stringify({ author: '\u{e0041}\u{e0042}\u{e0100}', text: 'hi' }) },
+      400,
+      /^author must not be empty$/,
+    ],
+    [
+      'an author of control characters (NUL included)',
+      { body: JSON.stringify({ author: '\u0000\u0007\u001b', text: 'hi' }) },
+      400,
+      /^author must not contain control characters$/,
+    ],
+    [
+      'an author with a tab in it',
+      { body: JSON.stringify({ author: 'a\tb', text: 'hi' }) },
+      400,
+      /^author must not contain control characters$/,
+    ],
+    [
+      'a text with a control character other than a line break',
+      { body: JSON.stringify({ author: 'a', text: 'hi\u0000there' }) },
+      400,
+      /^text must not contain control characters other than a line break$/,
+    ],
     ['non-string text', { body: '{"author":"a","text":42}' }, 400, /^text must be a string$/],
     ['non-string author', { body: '{"author":{"$gt":""},"text":"hi"}' }, 400, /^author must be a string$/],
     ['null text', { body: '{"author":"a","text":null}' }, 400, /^text must be a string$/],
@@ -127,6 +171,15 @@ describe('chat service rejects bad input', () => {
       body: { author: 'a\u200d', text: '\u200bvisible' },
     });
     expect(res.status).toBe(201);
+    await redis.client.rpop(HISTORY_KEY);
+  });
+
+  it('accepts line breaks in a text, an emoji with its variation selector, and a right-to-left name', async () => {
+    const res = await httpRequest(`${svc.url}/api/messages`, {
+      method: 'POST',
+      body: { author: '\u202eana', text: 'line one\nline two \u2764\ufe0f' },
+    });
+    expect([res.status, res.json.text, res.json.author]).toEqual([201, 'line one\nline two \u2764\ufe0f', '\u202eana']);
     await redis.client.rpop(HISTORY_KEY);
   });
 });

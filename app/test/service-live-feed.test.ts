@@ -1,7 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import http from 'node:http';
 import net from 'node:net';
 import { httpRequest, type HttpResponse } from '../local/http';
 import { MESSAGES_CHANNEL } from '../src/chat-store';
+import { frameChunk, rawChunkWriter } from '../src/node-http';
 import { startRedis, type TestRedis } from './helpers/redis';
+import { spawnReplica, type ReplicaProcess } from './helpers/replica-process';
 import { startTestService, type TestService } from './helpers/service';
 import { SseClient } from './helpers/sse';
 import { waitFor } from '../cli/wait';
@@ -293,5 +297,207 @@ describe('live-feed fan-out', () => {
     } finally {
       c.close();
     }
+  });
+});
+
+/**
+ * A slot is held only by a stream that is really open, whatever Node reports about the
+ * responses queued behind it (node-http.ts names what the live feed relies on in Node's
+ * HTTP server; these run on every Node the tests run on). A replica process, raw sockets.
+ */
+describe('live-feed slots: pipelined requests, HEAD, HTTP/1.0, methods', () => {
+  let redis: TestRedis;
+  let replica: ReplicaProcess;
+  let capped: ReplicaProcess;
+  const port = (r: ReplicaProcess) => Number(new URL(r.url).port);
+  const streams = async (r: ReplicaProcess) => (await status(r.url)).liveFeed.streams as number;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    [replica, capped] = await Promise.all([
+      spawnReplica({ REDIS_URL: redis.url, REPLICA_NAME: 'slots' }),
+      spawnReplica({ REDIS_URL: redis.url, REPLICA_NAME: 'slots-capped', MAX_LIVE_STREAMS: '20' }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([replica?.stop('SIGKILL'), capped?.stop('SIGKILL')]);
+    await redis?.dispose();
+  });
+
+  /** One connection that sends `requests` back to back (HTTP/1.1 pipelining) and collects what comes back. */
+  function pipelined(r: ReplicaProcess, requests: string[]): { socket: net.Socket; received: () => string } {
+    let received = '';
+    const socket = net.connect(port(r), '127.0.0.1', () => socket.write(requests.join('')));
+    socket.on('data', (d) => (received += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    return { socket, received: () => received };
+  }
+  const GET_EVENTS = 'GET /api/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n';
+
+  it('counts one stream for 20 pipelined requests on one connection, and frees it when the connection closes', async () => {
+    const c = pipelined(replica, Array(20).fill(GET_EVENTS));
+    try {
+      await waitFor('the first stream', () => c.received().includes('event: hello'));
+      // The 19 behind it wait to become the connection's response: they hold nothing.
+      await sleep(300);
+      expect(await streams(replica)).toBe(1);
+    } finally {
+      c.socket.destroy();
+    }
+    await waitFor('the slot freed', async () => (await streams(replica)) === 0);
+    // The address still has its whole allowance (MAX_STREAMS_PER_CLIENT 10).
+    const open = await openStreamsOn(replica.url, 10);
+    try {
+      expect(await streams(replica)).toBe(10);
+    } finally {
+      for (const s of open) s.close();
+    }
+    await waitFor('all freed', async () => (await streams(replica)) === 0);
+  });
+
+  it('with MAX_LIVE_STREAMS=20, one connection of 20 pipelined requests does not make the replica refuse everyone', async () => {
+    const c = pipelined(capped, Array(20).fill(GET_EVENTS));
+    const others: SseClient[] = [];
+    try {
+      await waitFor('the first stream', () => c.received().includes('event: hello'));
+      others.push(...(await openStreamsOn(capped.url, 5)));
+      expect(await streams(capped)).toBe(6);
+    } finally {
+      c.socket.destroy();
+      for (const s of others) s.close();
+    }
+    await waitFor('all freed', async () => (await streams(capped)) === 0);
+  });
+
+  it('starts a stream pipelined behind another request once that one is answered, and counts it once', async () => {
+    const c = pipelined(replica, ['GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n', GET_EVENTS]);
+    try {
+      await waitFor('the status, then the stream', () => c.received().includes('event: hello'));
+      expect(c.received()).toMatch(
+        /^HTTP\/1\.1 200 [\s\S]*"replica":"slots"[\s\S]*HTTP\/1\.1 200 [\s\S]*text\/event-stream/,
+      );
+      expect(await streams(replica)).toBe(1);
+      const sent = await post(replica.url, 'to the pipelined stream');
+      expect(sent.status).toBe(201);
+      await waitFor('the message on it', () => c.received().includes('to the pipelined stream'));
+    } finally {
+      c.socket.destroy();
+    }
+    await waitFor('the slot freed', async () => (await streams(replica)) === 0);
+  });
+
+  it('answers HEAD /api/events at once, with the stream headers and no stream', async () => {
+    const began = Date.now();
+    const res = await httpRequest(`${replica.url}/api/events`, { method: 'HEAD', timeoutMs: 3000 });
+    expect(Date.now() - began).toBeLessThan(2000);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(res.body).toBe('');
+    expect(await streams(replica)).toBe(0);
+  });
+
+  it('serves the live feed to an HTTP/1.0 client, unframed, through res.write', async () => {
+    const c = pipelined(replica, ['GET /api/events HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n']);
+    try {
+      await waitFor('the hello', () => c.received().includes('event: hello'));
+      expect(c.received()).not.toMatch(/transfer-encoding/i);
+      await post(replica.url, 'to an old client');
+      await waitFor('the message', () => c.received().includes('to an old client'));
+      // No chunk sizes between the events: the body is the events as they are.
+      const body = c.received().slice(c.received().indexOf('\r\n\r\n') + 4);
+      expect(body).toMatch(/^retry: 2000\nevent: hello\ndata: \{"replica":"slots"\}\n\ndata: \{/);
+      expect(await streams(replica)).toBe(1);
+    } finally {
+      c.socket.destroy();
+    }
+    await waitFor('the slot freed', async () => (await streams(replica)) === 0);
+  });
+
+  it.each([
+    ['DELETE', '/api/messages', 'GET, HEAD, POST'],
+    ['PUT', '/api/messages', 'GET, HEAD, POST'],
+    ['POST', '/api/events', 'GET, HEAD'],
+    ['POST', '/api/status', 'GET, HEAD'],
+    ['POST', '/readyz', 'GET, HEAD'],
+    ['DELETE', '/healthz', 'GET, HEAD'],
+  ])('answers %s %s with 405 and Allow: %s', async (method, path, allow) => {
+    const res = await httpRequest(`${replica.url}${path}`, { method });
+    expect([res.status, res.headers.allow, res.json]).toEqual([
+      405,
+      allow,
+      { error: `${method} is not allowed on ${path}: use ${allow}` },
+    ]);
+    const options = await httpRequest(`${replica.url}${path}`, { method: 'OPTIONS' });
+    expect([options.status, options.headers.allow]).toEqual([204, allow]);
+  });
+});
+
+async function openStreamsOn(url: string, count: number): Promise<SseClient[]> {
+  const out: SseClient[] = [];
+  for (let i = 0; i < count; i++) {
+    const s = await SseClient.open(`${url}/api/events`);
+    out.push(s);
+    expect(s.status).toBe(200);
+    await s.waitForEvent((e) => e.event === 'hello');
+  }
+  return out;
+}
+
+describe("node-http.ts: what the live feed relies on in Node's HTTP server, on this Node", () => {
+  /** Serves one request with `handle`, sends `request` on a raw socket, resolves with the raw bytes received. */
+  async function exchange(handle: (req: http.IncomingMessage, res: http.ServerResponse) => void, request: string) {
+    const server = http.createServer(handle);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      return await new Promise<string>((resolve) => {
+        let got = '';
+        const socket = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1', () =>
+          socket.write(request),
+        );
+        socket.on('data', (d) => (got += d.toString('latin1')));
+        socket.on('close', () => resolve(got));
+      });
+    } finally {
+      server.close();
+    }
+  }
+  const body = (raw: string) => raw.slice(raw.indexOf('\r\n\r\n') + 4);
+
+  it('frames a chunk exactly as res.write does, and writes it raw on an HTTP/1.1 response that owns its connection', async () => {
+    const data = Buffer.from('data: {"é":"✓"}\n\n');
+    const raw = await exchange((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      // Raw writes start once res.write's own have left (its callback).
+      res.write(data, () => {
+        const write = rawChunkWriter(req, res);
+        expect(write).toBeDefined();
+        write!(frameChunk(data));
+        res.end();
+      });
+    }, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const framed = frameChunk(data).toString('latin1');
+    expect(framed).toBe(`${data.length.toString(16)}\r\n${data.toString('latin1')}\r\n`);
+    expect(body(raw)).toBe(`${framed}${framed}0\r\n\r\n`);
+  });
+
+  it('falls back to res.write for HTTP/1.0, and for a Node whose responses do not say they are chunked', async () => {
+    let http10: unknown = 'unset';
+    await exchange((req, res) => {
+      res.writeHead(200);
+      res.write('x');
+      http10 = rawChunkWriter(req, res);
+      res.end();
+    }, 'GET / HTTP/1.0\r\n\r\n');
+    expect(http10).toBeUndefined();
+    // A Node whose responses no longer carry the field (or carry something else).
+    const socket = new net.Socket();
+    for (const value of [undefined, 'yes', 1])
+      expect(
+        rawChunkWriter(
+          { socket } as http.IncomingMessage,
+          { socket, chunkedEncoding: value } as unknown as http.ServerResponse,
+        ),
+      ).toBeUndefined();
+    socket.destroy();
   });
 });

@@ -42,7 +42,8 @@ describe('chat service while Redis is down', () => {
     // Redis is gone, so the command was never sent: surely not stored.
     expect([posted.status, posted.json]).toEqual([
       503,
-      { error: 'Redis is unavailable; the message was not stored: try again in a moment' },
+      // `stored: false`: surely not stored (a client may send it again, best with the same key).
+      { error: 'Redis is unavailable; the message was not stored: try again in a moment', stored: false },
     ]);
     expect(posted.headers['retry-after']).toBe('1');
     expect(postMs).toBeLessThan(2000);
@@ -67,6 +68,9 @@ describe('chat service while Redis is down', () => {
         managed: null,
         uptimeSeconds: null,
         runId: null,
+        startPosition: null,
+        runs: null,
+        writable: null,
         messages: null,
       },
       liveFeed: { streams: 0, maxStreams: 4000, maxStreamsPerClient: 10 },
@@ -104,6 +108,8 @@ describe('chat service while Redis is down', () => {
       // The command went out and timed out: Redis may yet run it, so the outcome is unknown.
       expect(posted.status).toBe(503);
       expect(posted.json.error).toMatch(/may or may not be stored.*same Idempotency-Key/);
+      // `stored: null`: unknown.
+      expect(posted.json.stored).toBeNull();
       expect(postMs).toBeLessThan(2000);
       const [ready, readyMs] = await timed(() => httpRequest(`${svc.url}/readyz`));
       expect(ready.status).toBe(503);

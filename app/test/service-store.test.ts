@@ -1,6 +1,17 @@
 import { Redis } from 'ioredis';
-import { ChatStore, HISTORY_KEY, MESSAGES_CHANNEL, parseMessage } from '../src/chat-store';
+import {
+  APPENDED_KEY,
+  ChatStore,
+  CursorFromAnotherRun,
+  HISTORY_KEY,
+  MESSAGES_CHANNEL,
+  RUNS_KEY,
+  parseMessage,
+  type ChatMessage,
+  type Cursor,
+} from '../src/chat-store';
 import { parseInfo } from '../src/redis-status';
+import { loseLastWrites } from './helpers/aof';
 import { startRedis, type TestRedis } from './helpers/redis';
 import { waitFor } from '../cli/wait';
 
@@ -15,7 +26,9 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
   afterAll(() => redis.dispose());
   beforeEach(() => redis.client.flushall());
 
-  it('appends a message with id, time and replica to chat_history', async () => {
+  const runId = async () => /run_id:(\w+)/.exec(await redis.client.info('server'))![1];
+
+  it('appends a message with id, time, replica, the Redis run that stored it and its position to chat_history', async () => {
     const before = Date.now();
     const m = await store.append({ author: 'ana', text: 'hello' }, 'replica-a');
     expect(m).toEqual({
@@ -24,6 +37,8 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
       text: 'hello',
       at: expect.any(String),
       replica: 'replica-a',
+      run: await runId(),
+      position: 0,
     });
     expect(new Date(m.at).getTime()).toBeGreaterThanOrEqual(before - 5);
     expect(await redis.client.lrange(HISTORY_KEY, 0, -1)).toEqual([JSON.stringify(m)]);
@@ -82,15 +97,18 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
       text: 't',
       at: 'now',
       replica: '',
+      run: '',
+      position: -1,
     });
   });
 
+  const at = async (position: number): Promise<Cursor> => ({ position, runId: await runId() });
   const pageOf = async (limit = 5, before?: number, maxBytes = 1 << 20) => {
-    const page = await store.page({ limit, before, maxBytes });
+    const page = await store.page({ limit, before: before === undefined ? undefined : await at(before), maxBytes });
     return { ...page, messages: JSON.parse(page.json) as Array<{ text: string }> };
   };
 
-  it('page() is recent() as JSON text (5 kept here): junk skipped, extra fields dropped, a missing replica filled in', async () => {
+  it('page() is recent() as JSON text (5 kept here): junk skipped, extra fields dropped, a missing replica, run or position filled in', async () => {
     await store.append({ author: 'a', text: 'as stored' }, 'r');
     await redis.client.rpush(
       HISTORY_KEY,
@@ -108,6 +126,13 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
       'wrong replica',
     ]);
     expect(json).not.toContain('admin');
+    // An item from before runs were recorded gets run '' and the position it is read at.
+    expect(JSON.parse(json).map((m: { run: string; position: number }) => [m.run === '', m.position])).toEqual([
+      [false, 0],
+      [true, 1],
+      [true, 2],
+      [true, 3],
+    ]);
     // Read again (each item's verdict now remembered) and after the list moved on: the same answers as recent().
     expect((await store.page({ limit: 5, maxBytes: 1 << 20 })).json).toBe(json);
     for (let i = 0; i < 12; i++) await store.append({ author: 'a', text: `later ${i}` }, 'r');
@@ -120,19 +145,28 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
     const big = new ChatStore(redis.client, { historyLimit: 7 });
     for (let i = 1; i <= 9; i++) await big.append({ author: 'a', text: `m${i}` }, 'r');
     const texts = (p: { json: string }) => (JSON.parse(p.json) as Array<{ text: string }>).map((m) => m.text);
+    const run = await runId();
     const newest = await big.page({ limit: 3, maxBytes: 1 << 20 });
     expect(texts(newest)).toEqual(['m7', 'm8', 'm9']);
-    expect(newest.before).toBe(6);
+    expect(newest.before).toBe(`6.${run}`);
+    expect(newest.oldest).toBe(2);
     // Two more arrive (m3 and m4 are trimmed): the cursor still means "before m7".
     await big.append({ author: 'a', text: 'm10' }, 'r');
     await big.append({ author: 'a', text: 'm11' }, 'r');
-    const older = await big.page({ limit: 3, before: newest.before!, maxBytes: 1 << 20 });
+    const older = await big.page({ limit: 3, before: await at(6), maxBytes: 1 << 20 });
     expect(texts(older)).toEqual(['m5', 'm6']);
     expect(older.before).toBeNull();
-    expect(texts(await big.page({ limit: 3, before: 5, maxBytes: 1 << 20 }))).toEqual(['m5']);
-    expect(await big.page({ limit: 3, before: 4, maxBytes: 1 << 20 })).toEqual({ json: '[]', before: null });
-    // A cursor past the newest (from before a memory-only Redis restarted) reads the newest page.
-    expect(texts(await big.page({ limit: 3, before: 999, maxBytes: 1 << 20 }))).toEqual(['m9', 'm10', 'm11']);
+    expect(texts(await big.page({ limit: 3, before: await at(5), maxBytes: 1 << 20 }))).toEqual(['m5']);
+    expect(await big.page({ limit: 3, before: await at(4), maxBytes: 1 << 20 })).toMatchObject({
+      json: '[]',
+      before: null,
+    });
+    // A cursor past the newest reads the newest page.
+    expect(texts(await big.page({ limit: 3, before: await at(999), maxBytes: 1 << 20 }))).toEqual(['m9', 'm10', 'm11']);
+    // A cursor from another Redis run (a restart since) reads nothing: its positions are another history's.
+    await expect(
+      big.page({ limit: 3, before: { position: 999, runId: 'f'.repeat(40) }, maxBytes: 1 << 20 }),
+    ).rejects.toBeInstanceOf(CursorFromAnotherRun);
   });
 
   it('counts positions from the list length when the list predates the counter', async () => {
@@ -144,7 +178,7 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
     );
     await store.append({ author: 'a', text: 'n1' }, 'r');
     const page = await pageOf(2);
-    expect([page.messages.map((m) => m.text), page.before]).toEqual([['o3', 'n1'], 2]);
+    expect([page.messages.map((m) => m.text), page.before]).toEqual([['o3', 'n1'], `2.${await runId()}`]);
     expect((await pageOf(5, 2)).messages.map((m) => m.text)).toEqual(['o1', 'o2']);
   });
 
@@ -154,8 +188,8 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
     const page = await pageOf(5, undefined, 2 * one);
     expect(Buffer.byteLength(page.json)).toBeLessThanOrEqual(2 * one);
     expect(page.messages.map((m) => m.text[0])).toEqual(['4', '5']);
-    expect(page.before).toBe(3);
-    expect((await pageOf(5, page.before!, 2 * one)).messages.map((m) => m.text[0])).toEqual(['2', '3']);
+    expect(page.before).toBe(`3.${await runId()}`);
+    expect((await pageOf(5, 3, 2 * one)).messages.map((m) => m.text[0])).toEqual(['2', '3']);
     expect((await pageOf(5, undefined, 10)).messages.map((m) => m.text[0])).toEqual(['5']);
   });
 
@@ -179,6 +213,76 @@ describe('ChatStore: chat history in a Redis list, announced on a channel', () =
       expect(heard.map((m) => JSON.parse(m).id)).toEqual([first.message.id, other.message.id]);
     } finally {
       sub.disconnect();
+    }
+  });
+});
+
+describe('ChatStore: the facts a verdict on a Redis restart is read off', () => {
+  const runIdOf = async (r: TestRedis) => /run_id:(\w+)/.exec(await r.client.info('server'))![1];
+
+  it('records the run that stored each message and the position each run started from: an AOF that lost its tail', async () => {
+    const redis = await startRedis({ persistent: true });
+    try {
+      const store = new ChatStore(redis.client, { historyLimit: 5 });
+      const a = await runIdOf(redis);
+      for (const text of ['one', 'two', 'three']) await store.append({ author: 'a', text }, 'r');
+      expect(await store.facts()).toMatchObject({
+        runId: a,
+        startPosition: 0,
+        runs: [{ runId: a, startPosition: 0 }],
+        persistence: 'aof',
+        writable: true,
+        messages: 3,
+      });
+
+      // A power loss: the acknowledged "three" never reached the disk.
+      await redis.kill();
+      loseLastWrites(redis.dir, 1);
+      await redis.start();
+      await waitFor('the client back', () => redis.client.status === 'ready');
+      const b = await runIdOf(redis);
+      expect(b).not.toBe(a);
+      // Before its first write, the new run's start is what it came back with.
+      expect(await store.facts()).toMatchObject({ runId: b, startPosition: 2, runs: [{ runId: a, startPosition: 0 }] });
+      const page = await store.page({ limit: 5, maxBytes: 1 << 20 });
+      expect(page.facts).toMatchObject({ runId: b, startPosition: 2 });
+      expect((JSON.parse(page.json) as ChatMessage[]).map((m) => [m.text, m.run, m.position])).toEqual([
+        ['one', a, 0],
+        ['two', a, 1],
+      ]);
+
+      // Its first write records where it started, in the same transaction as the message.
+      const four = await store.append({ author: 'a', text: 'four' }, 'r');
+      expect([four.run, four.position]).toEqual([b, 2]);
+      expect(await store.facts()).toMatchObject({
+        runId: b,
+        startPosition: 2,
+        runs: [
+          { runId: a, startPosition: 0 },
+          { runId: b, startPosition: 2 },
+        ],
+      });
+      expect(await redis.client.lrange(RUNS_KEY, 0, -1)).toEqual([`${a}:0`, `${b}:2`]);
+    } finally {
+      await redis.dispose();
+    }
+  });
+
+  it('after a memory-only restart the new run starts from 0 and remembers no run before it', async () => {
+    const redis = await startRedis();
+    try {
+      const store = new ChatStore(redis.client, { historyLimit: 5 });
+      for (const text of ['one', 'two']) await store.append({ author: 'a', text }, 'r');
+      await redis.kill();
+      await redis.start();
+      await waitFor('the client back', () => redis.client.status === 'ready');
+      const b = await runIdOf(redis);
+      expect(await store.facts()).toMatchObject({ runId: b, startPosition: 0, runs: [], persistence: 'memory' });
+      const m = await store.append({ author: 'a', text: 'after' }, 'r');
+      expect([m.run, m.position]).toEqual([b, 0]);
+      expect(await redis.client.get(APPENDED_KEY)).toBe('1');
+    } finally {
+      await redis.dispose();
     }
   });
 });

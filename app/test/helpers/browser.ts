@@ -28,3 +28,14 @@ export function watchProblems(page: Page, problems: string[], expected: RegExp):
 export async function waitForEmptyInput(page: Page, selector: string, timeoutMs: number): Promise<void> {
   await waitFor(`${selector} to be empty`, async () => (await page.inputValue(selector)) === '', timeoutMs);
 }
+
+/** The list as the person sees it, top to bottom: a message's text, greyed or not, or a line's text. */
+export function conversation(page: Page): Promise<string[]> {
+  return page.$$eval('#messages > li', (items) =>
+    items.map((li) => {
+      if (li.classList.contains('event')) return `line: ${li.textContent}`;
+      const text = li.querySelector('.text')?.textContent;
+      return li.classList.contains('lost') ? `greyed: ${text}` : `message: ${text}`;
+    }),
+  );
+}

@@ -9,6 +9,8 @@ import { RedisServer } from '../../local/redis-server';
 export interface TestRedis {
   server: RedisServer;
   url: string;
+  /** Its data directory (the volume). */
+  dir: string;
   /** A plain client for looking at what the service stored. */
   client: Redis;
   /** SIGKILL, as `kubectl delete pod -l app=redis` ends the pod. */
@@ -20,11 +22,18 @@ export interface TestRedis {
 }
 
 export async function startRedis(
-  opts: { persistent?: boolean; extraArgs?: string[]; password?: string; port?: number } = {},
+  opts: {
+    persistent?: boolean;
+    appendfsync?: 'always' | 'everysec';
+    extraArgs?: string[];
+    password?: string;
+    port?: number;
+    dir?: string;
+  } = {},
 ): Promise<TestRedis> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-test-redis-'));
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'chat-test-redis-'));
   const server = new RedisServer({
-    plan: redisPlan(!!opts.persistent, 'always'),
+    plan: redisPlan(!!opts.persistent, opts.appendfsync ?? 'always'),
     extraArgs: opts.extraArgs,
     dir,
     password: opts.password,
@@ -41,6 +50,7 @@ export async function startRedis(
   return {
     server,
     url: server.url,
+    dir,
     client,
     kill: () => server.kill(),
     start: async () => {
