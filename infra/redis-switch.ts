@@ -29,7 +29,7 @@ export function switchProblem(previous: RedisMode | undefined, wanted: RedisMode
     `chat:redis must stay "${previous}" on this stack: its chat history is in ${from}, and switching to ` +
     `"${wanted}" would start the chat on an empty ${wanted === 'managed' ? 'database' : 'Redis'} and delete the old one. ` +
     'This program does not copy the history. To move it: deploy a new stack with chat:redis ' +
-    `${wanted}, copy the keys chat_history and chat_history_appended with DUMP/RESTORE ` +
+    `${wanted}, copy the keys chat_history, chat_history_appended and chat_history_runs with DUMP/RESTORE ` +
     '(infra/README.md, "Switch an existing stack"), point your users at the new stack, then destroy this one. ' +
     `Or set chat:redis back to ${previous}.`
   );
