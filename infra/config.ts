@@ -33,7 +33,8 @@ export interface ChatConfig {
   /** A version prefix such as `1.33`; undefined means the latest DOKS offers. */
   kubernetesVersion?: string;
   nodeSize: string;
-  nodeCount: number;
+  /** The workers' node count; undefined with autoscaling (the pool starts at minNodes, then the autoscaler sizes it). */
+  nodeCount?: number;
   autoscale?: { minNodes: number; maxNodes: number };
   highAvailability: boolean;
   appReplicas: number;
@@ -415,10 +416,13 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
   }
   const autoscale =
     minNodes !== undefined && maxNodes !== undefined && minNodes <= maxNodes ? { minNodes, maxNodes } : undefined;
-  if (autoscale && nodeCount !== undefined && (nodeCount < autoscale.minNodes || nodeCount > autoscale.maxNodes)) {
+  if (autoscale && nodeCount !== undefined) {
+    // The provider sends a set count on every update of the pool, resetting the autoscaler's
+    // size (infra/cluster.ts, the workers pool).
     p.add(
       'nodeCount',
-      `between chat:minNodes and chat:maxNodes (${autoscale.minNodes}..${autoscale.maxNodes}) when autoscaling`,
+      'unset when chat:minNodes and chat:maxNodes turn on autoscaling (`pulumi config rm chat:nodeCount`): the pool ' +
+        'starts at chat:minNodes and the autoscaler sizes it; a count would reset that size at every later change of the pool',
       String(nodeCount),
     );
   }
@@ -455,7 +459,7 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
     region: region ?? DEFAULTS.region,
     kubernetesVersion,
     nodeSize: nodeSize ?? DEFAULTS.nodeSize,
-    nodeCount: nodeCount ?? (autoscale ? autoscale.minNodes : DEFAULTS.nodeCount),
+    nodeCount: autoscale ? undefined : (nodeCount ?? DEFAULTS.nodeCount),
     autoscale,
     highAvailability: highAvailability ?? DEFAULTS.highAvailability,
     appReplicas: appReplicas ?? DEFAULTS.appReplicas,
