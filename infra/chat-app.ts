@@ -3,6 +3,7 @@
  */
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { CONFIG_DEFAULTS as SERVICE_DEFAULTS } from '../app/src/config';
 import {
   CHAT_PORT,
   labels,
@@ -24,6 +25,91 @@ const DO_LB = 'service.beta.kubernetes.io/do-loadbalancer-';
 export const LB_TYPE_ANNOTATION = `${DO_LB}type`;
 
 /**
+ * The balancer's health check of each node, named on chat-app-lb rather than left to the
+ * controller's defaults, since those can change and the preStop wait below is computed from
+ * them. The controller reads these four annotations whatever the traffic policy and without
+ * do-loadbalancer-override-health-check (digitalocean/digitalocean-cloud-controller-manager
+ * cloud-controller-manager/do/loadbalancers.go buildHealthCheck: healthCheckIntervalSeconds,
+ * healthCheckResponseTimeoutSeconds, healthCheckUnhealthyThreshold,
+ * healthCheckHealthyThreshold; names in lb_annotations.go). The values are its defaults
+ * today (3 s, 5 s, 3, 5; ranges in docs/controllers/services/annotations.md: interval and
+ * timeout 3..300, thresholds 2..10).
+ */
+export const LB_HEALTH_CHECK = {
+  intervalSeconds: 3,
+  responseTimeoutSeconds: 5,
+  unhealthyThreshold: 3,
+  healthyThreshold: 5,
+} as const;
+
+export type HealthCheck = { [K in keyof typeof LB_HEALTH_CHECK]: number };
+
+/** The health-check annotations for these numbers (strings, as the annotations doc asks). */
+export function healthCheckAnnotations(hc: HealthCheck = LB_HEALTH_CHECK): Record<string, string> {
+  return {
+    [`${DO_LB}healthcheck-check-interval-seconds`]: String(hc.intervalSeconds),
+    [`${DO_LB}healthcheck-response-timeout-seconds`]: String(hc.responseTimeoutSeconds),
+    [`${DO_LB}healthcheck-unhealthy-threshold`]: String(hc.unhealthyThreshold),
+    [`${DO_LB}healthcheck-healthy-threshold`]: String(hc.healthyThreshold),
+  };
+}
+
+/**
+ * The longest a node stays in the balancer's rotation after its health check starts failing:
+ * `unhealthyThreshold` failed checks `intervalSeconds` apart, the first of them up to one
+ * interval after the change, plus one check's `responseTimeoutSeconds` for a check already
+ * under way (14 s with the numbers above; 9 s when every check answers at once).
+ */
+export function healthCheckWindowSeconds(hc: HealthCheck = LB_HEALTH_CHECK): number {
+  return hc.intervalSeconds * hc.unhealthyThreshold + hc.responseTimeoutSeconds;
+}
+
+/**
+ * A margin for the pod's deletion to reach the node: the EndpointSlice controller marks the
+ * endpoint terminating, and the node's Cilium agent then answers the health check 503.
+ */
+export const ENDPOINT_PROPAGATION_SECONDS = 1;
+
+/**
+ * How a chat pod leaves without refusing a connection (rollouts, node drains, surge
+ * upgrades; the gap of kubernetes/kubernetes#50977 and #85643). chat-app-lb has
+ * externalTrafficPolicy Local, so the balancer learns that a node has no ready chat pod only
+ * from its health check on the Service's health-check node port, and keeps sending new
+ * connections there for up to healthCheckWindowSeconds. Those can reach only that node's own
+ * pod. What happens to them:
+ *
+ * 1. The pod is deleted. Its endpoint becomes `ready: false, serving: true, terminating:
+ *    true` while the pod still passes readiness (EndpointSlice conditions, k8s.io/api
+ *    discovery/v1 EndpointConditions; KEP-1669 "Proxy Terminating Endpoints"). Cilium, the
+ *    DOKS proxy, then answers the health-check node port 503 (its health server counts only
+ *    active local backends: cilium/cilium pkg/loadbalancer/healthserver/healthserver.go
+ *    getLocalEndpointCount) while still routing new connections to a terminating-but-serving
+ *    backend when no active one is left (pkg/loadbalancer/reflectors/conversions.go
+ *    convertEndpoints: BackendStateTerminating "can still be used for new connections when
+ *    no active backends are available"; a terminating, not-serving one is never used).
+ *    kube-proxy does the same for Local traffic (KEP-1669). So the node drains out of the
+ *    balancer while its pod still answers.
+ * 2. The kubelet runs preStop first and sends SIGTERM only after it (Kubernetes "Termination
+ *    of Pods"). The wait is PRE_STOP_SECONDS, at least the health-check window: the balancer
+ *    has stopped sending here before the service closes its listener. Readiness keeps
+ *    passing meanwhile; failing it early would turn the endpoint `serving: false`, and Cilium
+ *    would drop exactly the connections the balancer still sends.
+ * 3. On SIGTERM the service stops accepting, ends the live feeds (browsers reconnect through
+ *    the balancer, to another node) and lets requests in flight finish: gone within
+ *    DRAIN_SECONDS, which the Deployment passes to it (app/src/main.ts).
+ * 4. terminationGracePeriodSeconds covers both, with slack for the kubelet.
+ *
+ * The wait is a kubelet `sleep` action (KEP-3960 PodLifecycleSleepAction: beta and on by
+ * default since Kubernetes 1.30, GA in 1.34), so it needs nothing in the image.
+ */
+export const PRE_STOP_SECONDS = healthCheckWindowSeconds() + ENDPOINT_PROPAGATION_SECONDS;
+/** The service's drain limit after SIGTERM: its own default, passed explicitly as DRAIN_SECONDS. */
+export const DRAIN_SECONDS = SERVICE_DEFAULTS.drainSeconds;
+/** Slack for the kubelet between the preStop hook, SIGTERM and SIGKILL. */
+export const GRACE_SLACK_SECONDS = 5;
+export const TERMINATION_GRACE_SECONDS = PRE_STOP_SECONDS + DRAIN_SECONDS + GRACE_SLACK_SECONDS;
+
+/**
  * How chat-app-lb is configured: annotations read by the DigitalOcean cloud controller
  * manager (CCM, github.com/digitalocean/digitalocean-cloud-controller-manager). Each was
  * checked against its docs/controllers/services/annotations.md and the code that reads it,
@@ -39,8 +125,8 @@ export const LB_TYPE_ANNOTATION = `${DO_LB}type`;
  *   which exists because externalTrafficPolicy is Local (GetServiceHealthCheckPathPort in
  *   k8s.io/cloud-provider service/helpers). The node's Service proxy answers it with 200
  *   only while that node runs a ready chat pod, and readiness is the pods' /readyz probe:
- *   a replica that lost Redis stops getting traffic. Check every 3 s, timeout 5 s, out after
- *   3 failures, back after 5 successes (the healthcheck-* defaults in annotations.md).
+ *   a replica that lost Redis stops getting traffic. Interval, timeout and thresholds are
+ *   set explicitly (LB_HEALTH_CHECK), since the preStop wait depends on them.
  *   The healthcheck-path/-protocol/-port annotations would be ignored without the override;
  *   the override would send the check through the Service's node port to a pod's /readyz
  *   instead, which the annotations doc calls unnecessary in general and which adds nothing
@@ -69,10 +155,15 @@ export function loadBalancerAnnotations(
     // HTTP forwarding to the Service's node port (getProtocol; the default is tcp): the
     // balancer is one proxy hop and passes the browser's address in X-Forwarded-For.
     [`${DO_LB}protocol`]: 'http',
-    // The live feed is one long-lived response; the default idle timeout (60 s) would cut
-    // quiet feeds. 600 s is the maximum (getHttpIdleTimeoutSeconds; the range 30..600 is in
-    // digitalocean/openapi specification/resources/load_balancers/models/load_balancer_base.yml).
+    // Not for the live feed: it writes a keep-alive comment every 15 s (app/src/live-feed.ts),
+    // well inside even the default 60 s. The timeout also closes a browser's idle keep-alive
+    // connection to the balancer; at 600 s a chat tab that posts now and then reuses its
+    // connection instead of opening a new one (and a new TLS session with chat:domain) after
+    // each quiet minute. 600 s is the maximum (getHttpIdleTimeoutSeconds; the range 30..600
+    // is in digitalocean/openapi specification/resources/load_balancers/models/load_balancer_base.yml).
     [`${DO_LB}http-idle-timeout-seconds`]: '600',
+    // The health check the preStop wait is computed from (LB_HEALTH_CHECK).
+    ...healthCheckAnnotations(),
   };
   if (https !== undefined) {
     Object.assign(annotations, {
@@ -133,10 +224,12 @@ export interface ChatAppArgs {
   redisPort?: number;
   /** Secret with the Redis password under REDIS_PASSWORD_KEY. */
   redisSecretName?: pulumi.Input<string>;
-  /** Digest of that password (Redis.passwordDigest): a new password rolls the replicas. */
-  redisPasswordDigest?: pulumi.Input<string>;
+  /** The password's revision (Redis.passwordRevision): a new password rolls the replicas. */
+  redisPasswordRevision?: pulumi.Input<string>;
   /** chat:redis managed: REDIS_URL (rediss://) from a Secret, and what the service was configured with. */
   managedRedis?: ManagedRedisRef;
+  /** Node labels the pods must run on (the workers pool on a created cluster); none otherwise. */
+  nodeSelector?: Record<string, string>;
   /** `{"auths": ...}` to pull a private image with (secret); none for public or preloaded images. */
   pullCredentials?: pulumi.Input<string>;
   /** Serve HTTPS on port 443 too (chat:domain); plain HTTP on port 80 only without it. */
@@ -211,6 +304,8 @@ export class ChatApp extends pulumi.ComponentResource {
       // browsers, not the balancer. (Behind a TCP pass-through balancer this would let clients
       // choose their own address.)
       { name: 'TRUST_PROXY', value: '1' },
+      // How long the service drains after SIGTERM; terminationGracePeriodSeconds counts on it.
+      { name: 'DRAIN_SECONDS', value: String(DRAIN_SECONDS) },
     ];
     if (args.rateLimitPerMin !== undefined)
       env.push({ name: 'RATE_LIMIT_PER_MIN', value: String(args.rateLimitPerMin) });
@@ -225,21 +320,27 @@ export class ChatApp extends pulumi.ComponentResource {
         spec: {
           replicas: args.replicas,
           selector: { matchLabels: selector },
+          // A new pod first, and the old one goes only once the new one is ready, whatever
+          // chat:appReplicas is: with one replica a rollout never leaves the chat without a
+          // pod. (A node drain evicts instead, which cannot surge: with one replica that leaves
+          // a gap until the replacement is ready; infra/README.md, "Rollouts".)
           strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
           template: {
             // REDIS_PASSWORD comes from the Secret only at container start: a new password must roll the pods.
             metadata: {
               labels: podLabels,
               annotations: {
-                [REDIS_PASSWORD_ANNOTATION]: args.managedRedis?.urlDigest ?? args.redisPasswordDigest ?? '',
+                [REDIS_PASSWORD_ANNOTATION]: args.managedRedis?.urlDigest ?? args.redisPasswordRevision ?? '',
               },
             },
             spec: {
               automountServiceAccountToken: false,
               securityContext: restrictedPod(CHAT_UID, CHAT_GID),
               imagePullSecrets,
-              // The service ends live feeds and in-flight requests within 10 s of SIGTERM.
-              terminationGracePeriodSeconds: 20,
+              // The preStop wait, then the service's drain, then slack (PRE_STOP_SECONDS).
+              terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+              // On the workers pool, never the small default node (cluster.ts WORKERS_LABEL).
+              nodeSelector: args.nodeSelector,
               // Prefer one replica per node, so losing a node does not take the chat down; soft,
               // so a cordoned node during an upgrade never blocks scheduling.
               topologySpreadConstraints: [
@@ -257,6 +358,9 @@ export class ChatApp extends pulumi.ComponentResource {
                   imagePullPolicy: 'IfNotPresent',
                   ports: [{ name: 'http', containerPort: CHAT_PORT, protocol: 'TCP' }],
                   env,
+                  // Keeps serving (and passing readiness) until the balancer has taken the
+                  // node out of rotation; SIGTERM comes after (PRE_STOP_SECONDS).
+                  lifecycle: { preStop: { sleep: { seconds: PRE_STOP_SECONDS } } },
                   readinessProbe: {
                     httpGet: { path: '/readyz', port: 'http' },
                     periodSeconds: 5,

@@ -22,7 +22,7 @@ type Reshaped = 'nodeCount' | 'kubeconfig' | 'redisPassword' | 'domain';
 export type ChatConfig = Omit<StackSettings, Reshaped> & {
   /** Pulumi stack name; names the cluster. */
   stack: string;
-  /** Nodes of the worker pool; with autoscaling, undefined unless chat:nodeCount is set (DOKS keeps the count). */
+  /** The workers' node count; undefined with autoscaling (the pool starts at minNodes, then the autoscaler sizes it). */
   nodeCount?: number;
   autoscale?: { minNodes: number; maxNodes: number };
   /** Deploy onto this existing cluster instead of creating one (secret). */
@@ -125,8 +125,8 @@ export function loadConfig(options: LoadOptions = {}): ChatConfig {
   return {
     ...settings,
     stack: options.stack ?? pulumi.getStack(),
-    // With autoscaling, DOKS sizes the pool between the bounds: a count is sent only when one is set.
-    nodeCount: autoscale ? given.nodeCount : settings.nodeCount,
+    // With autoscaling no count is ever sent (settings.ts refuses chat:nodeCount with it; cluster.ts, the workers pool).
+    nodeCount: autoscale ? undefined : settings.nodeCount,
     autoscale,
     kubeconfig: settings.kubeconfig === undefined ? undefined : pulumi.secret(settings.kubeconfig),
     redisPassword: settings.redisPassword === undefined ? undefined : pulumi.secret(settings.redisPassword),

@@ -33,6 +33,85 @@ export function certificateName(instance: string, domain: string): string {
   return `${instance}-${domain.replace(/\./g, '-')}`;
 }
 
+/** A DNS record as the getRecords data source reports it. */
+export interface ExistingRecord {
+  id: number;
+  name: string;
+  type: string;
+  value: string;
+}
+
+/** Record types that would share a name with the chat's A record (or, for CNAME, forbid it). */
+export const CONFLICTING_TYPES = ['A', 'AAAA', 'CNAME'] as const;
+
+/**
+ * The records at the chat's name that are in the way of its A record: every A, AAAA and
+ * CNAME there, except A and AAAA records that already point at this stack's own load
+ * balancer (its IPv4 and IPv6 addresses in `ownAddresses`): the record this program created
+ * on an earlier run, or one that sends clients to the same place.
+ */
+export function conflictingRecords(records: ExistingRecord[], ownAddresses: string[]): ExistingRecord[] {
+  return records.filter(
+    (r) =>
+      (CONFLICTING_TYPES as readonly string[]).includes(r.type.toUpperCase()) &&
+      !(r.type.toUpperCase() !== 'CNAME' && ownAddresses.includes(r.value)),
+  );
+}
+
+/** What to say when conflictingRecords finds any: each record, why it matters, the two ways out. */
+export function recordConflictMessage(domain: string, zone: string, conflicts: ExistingRecord[]): string {
+  const lines = conflicts.map((r) => `  - ${r.type} ${r.name} → ${r.value} (id ${r.id})`);
+  return (
+    `chat:domain ${domain} already has DNS records in the DigitalOcean zone ${zone} that do not point at this ` +
+    `stack's load balancer:\n${lines.join('\n')}\n` +
+    'The program adds an A record for the name and removes no other: beside an A record clients would reach the ' +
+    'old host part of the time, beside an AAAA record over IPv6 always, and a CNAME cannot share a name at all. ' +
+    'Nothing was created.\n' +
+    `  - To serve the chat at ${domain}: delete them (\`doctl compute domain records delete ${zone} ` +
+    `${conflicts.map((r) => r.id).join(' ')}\`), then run again.\n` +
+    '  - Or serve it at another name: `pulumi config set chat:domain <name>`.'
+  );
+}
+
+const NO_LOAD_BALANCER = /no load balancer found with name/;
+
+/**
+ * The addresses of this stack's load balancer, found by the name chat-app-lb gives it
+ * (do-loadbalancer-name, chat-app.ts), or none before it exists. The getLoadBalancer data
+ * source pages through every balancer of the account (terraform-provider-digitalocean
+ * digitalocean/loadbalancer/datasource_loadbalancer.go, PerPage 200 until the last page),
+ * so "not found" is trustworthy; any other error stops the program.
+ */
+export async function ownLoadBalancerAddresses(lbName: string): Promise<string[]> {
+  try {
+    const lb = await digitalocean.getLoadBalancer({ name: lbName });
+    return [lb.ip, lb.ipv6].filter((ip): ip is string => !!ip);
+  } catch (err) {
+    if (NO_LOAD_BALANCER.test(String((err as Error)?.message ?? err))) return [];
+    throw err;
+  }
+}
+
+/**
+ * Refuses a chat:domain whose name already has records in the way (conflictingRecords), before
+ * anything is created. The A record resource only creates (terraform-provider-digitalocean
+ * digitalocean/domain/resource_record.go resourceDigitalOceanRecordCreate posts one record and
+ * looks at no other), so without this check an apex's existing A record, say, would stay and
+ * share the name. The getRecords data source lists every page of the zone's records and
+ * filters them here by name (digitalocean/domain/datasource_records.go, records.go
+ * getDigitalOceanRecords: PerPage 200, paging to the last).
+ */
+export async function checkDnsName(domain: string, zone: string, lbName: string): Promise<void> {
+  const name = relativeRecordName(domain, zone);
+  const [found, own] = await Promise.all([
+    digitalocean.getRecords({ domain: zone, filters: [{ key: 'name', values: [name] }] }),
+    ownLoadBalancerAddresses(lbName),
+  ]);
+  const records = found.records.filter((r) => r.name === name);
+  const conflicts = conflictingRecords(records, own);
+  if (conflicts.length > 0) throw new pulumi.RunError(recordConflictMessage(domain, zone, conflicts));
+}
+
 export interface HttpsCertificateArgs {
   /** `chat-<stack>`. */
   instance: string;

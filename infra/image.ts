@@ -15,10 +15,29 @@ export const NODE_PLATFORM = 'linux/amd64';
 /** The repository inside the registry. */
 export const IMAGE_REPOSITORY = 'chat';
 
+/**
+ * The tag a stack pushes its builds under: the stack's instance name (`chat-<stack>`), so
+ * stacks that share a registry never retag each other's image.
+ *
+ * With one shared tag (`chat:latest`, as before) each stack's push moved the tag, and the
+ * manifest the other stack's pods run became untagged; a registry garbage collection that
+ * includes untagged manifests then deleted it, and that stack's next pod start failed to
+ * pull. Under a tag per stack, a push untags only that stack's previous build, which its pods
+ * no longer run once the rollout that follows has finished (they run the new digest). Not a
+ * tag per build: pods already pin each build by digest (imageRef), and keeping every build
+ * tagged would keep every build's layers, which a Starter registry's 500 MiB does not hold
+ * for long (infra/README.md, "Registry storage and garbage collection").
+ */
+export function imageTag(instance: string): string {
+  return instance;
+}
+
 export type ChatImageArgs =
   | { prebuilt: string }
   | {
       registry: RegistryConfig;
+      /** The stack's instance name (`chat-<stack>`): the tag its builds are pushed under (imageTag). */
+      instance: string;
       /** The repository root: the Docker build context (app/Dockerfile copies from it). */
       repoRoot?: string;
       /**
@@ -112,7 +131,9 @@ export class ChatImage extends pulumi.ComponentResource {
     const image = new docker.Image(
       'chat-image',
       {
-        imageName: pulumi.all([endpoint, daemonReady]).apply(([e]) => `${e}/${IMAGE_REPOSITORY}:latest`),
+        imageName: pulumi
+          .all([endpoint, daemonReady])
+          .apply(([e]) => `${e}/${IMAGE_REPOSITORY}:${imageTag(args.instance)}`),
         build: { context: paths.context, dockerfile: paths.dockerfile, platform: NODE_PLATFORM },
         registry: {
           server: login.server,

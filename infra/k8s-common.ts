@@ -22,12 +22,15 @@ export const CHAT_PORT = 8080;
 /** The key in the redis-auth Secret. */
 export const REDIS_PASSWORD_KEY = 'password';
 /**
- * Pod-template annotation on both Deployments: a digest of the Redis password. Containers read
- * env from a Secret only when they start, and updating the Secret changes no pod template, so
- * without it a new chat:redisPassword would reach nobody until some later restart, which then
- * breaks auth. A changed digest rolls Redis and the chat replicas together.
+ * Pod-template annotation on both Deployments: the Redis password's revision, a random value
+ * drawn anew whenever the password changes (Redis.passwordRevision). Containers read env from
+ * a Secret only when they start, and updating the Secret changes no pod template, so without
+ * it a new chat:redisPassword would reach nobody until some later restart, which then breaks
+ * auth. A changed revision rolls Redis and the chat replicas together. It is not derived from
+ * the password, so a reader of the pod template (anyone who may `get pods`) learns nothing
+ * about it, and it is not secret, so `pulumi preview --diff` shows the Deployments' changes.
  */
-export const REDIS_PASSWORD_ANNOTATION = 'doks-chat/redis-password-sha256';
+export const REDIS_PASSWORD_ANNOTATION = 'doks-chat/redis-password-revision';
 
 /** The `app` label selects pods (as in the seed); the app.kubernetes.io/* labels describe them. */
 export function labels(app: 'redis' | 'chat-app', component: string, instance: string): Record<string, string> {

@@ -10,7 +10,7 @@
 import * as digitalocean from '@pulumi/digitalocean';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { passwordDigest } from './redis';
+import * as random from '@pulumi/random';
 import { labels } from './k8s-common';
 import { managedPersistence, MANAGED_SNAPSHOT_SECONDS, VALKEY_VERSION, type ManagedPersistence } from './managed-redis';
 
@@ -62,7 +62,7 @@ export class ManagedValkey extends pulumi.ComponentResource {
   /** The Secret holding the URL under MANAGED_URL_KEY. */
   readonly secretName: pulumi.Output<string>;
   readonly urlKey = MANAGED_URL_KEY;
-  /** A digest of the URL (secret): a new password rolls the chat pods. */
+  /** The URL's revision, random bytes drawn again when the URL changes (not secret, not derived from it): a new password rolls the chat pods. */
   readonly urlDigest: pulumi.Output<string>;
   /** One line for the `redisCommand` output. */
   readonly description: string;
@@ -121,7 +121,15 @@ export class ManagedValkey extends pulumi.ComponentResource {
     );
 
     const url = pulumi.secret(this.database.privateUri.apply(privateRedisUrl));
-    this.urlDigest = pulumi.secret(url.apply(passwordDigest));
+    // As Redis.passwordRevision (redis.ts): random bytes whose keeper is the URL, so a new
+    // password rolls the chat pods while their template holds nothing secret or derived
+    // from the password, and previews of chat-app-deployment keep showing their diff.
+    const revision = new random.RandomId(
+      'managed-redis-url-revision',
+      { byteLength: 8, keepers: { url } },
+      { parent: this },
+    );
+    this.urlDigest = pulumi.unsecret(revision.hex);
     const secret = new k8s.core.v1.Secret(
       MANAGED_SECRET_NAME,
       {

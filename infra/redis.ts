@@ -8,7 +8,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
-import { createHash } from 'node:crypto';
 import { AppendFsync, redisCommandLine, redisLaunch, redisPlan, RedisPlan } from './persistence';
 import {
   labels,
@@ -53,14 +52,68 @@ export interface RedisArgs {
   protect?: boolean;
   /** chat:restoreFrom: redis-pvc starts from this DigitalOcean volume snapshot (see restore.ts). */
   restore?: Omit<RestoreArgs, 'provider'>;
+  /** Node labels the pod must run on (the workers pool on a created cluster); none otherwise. */
+  nodeSelector?: Record<string, string>;
+  /** The record of the class redis-pvc was created with (recordStorageClass), when it has a volume. */
+  storageClassRecord?: pulumi.Resource;
 }
 
 /**
- * A short digest of the password for the pod-template annotation (REDIS_PASSWORD_ANNOTATION):
- * it changes whenever the password does, and does not reveal it.
+ * Why a chat:storageClass change is refused on a stack that has redis-pvc (storageClassName
+ * is the class the claim was created with, `wanted` the configured one).
  */
-export function passwordDigest(password: string): string {
-  return createHash('sha256').update(`doks-chat redis-auth\0${password}`).digest('hex').slice(0, 16);
+export function storageClassChangeMessage(storageClassName: string, wanted: string): string {
+  return (
+    `chat:storageClass is "${wanted}", but redis-pvc was created with "${storageClassName}". A claim's storage ` +
+    'class cannot change: pulumi-kubernetes would replace redis-pvc (spec.storageClassName forces a new claim, ' +
+    'provider/pkg/provider/diff.go), and the old volume, reclaim policy Delete, would be deleted with the chat ' +
+    'history once the claim is unprotected. redis-pvc is left as it is.\n' +
+    `  - Keep the volume: \`pulumi config set chat:storageClass ${storageClassName}\`.\n` +
+    '  - Move to the new class and lose the history (copy it out first, infra/README.md "Destroy"): ' +
+    '`pulumi state unprotect --all --yes && pulumi config set chat:persistence false && pulumi up`, then ' +
+    `\`pulumi config set chat:storageClass ${wanted} && pulumi config set chat:persistence true && pulumi up\`.`
+  );
+}
+
+/** The name of the Stash that records the class redis-pvc was created with. */
+export const STORAGE_CLASS_RECORD = `${NAMES.redisPvc}-storage-class`;
+
+/**
+ * Records the storage class redis-pvc is created with, and refuses a different
+ * chat:storageClass on a stack whose claim already exists, before the claim (or anything
+ * after it) is declared. Only for a stack with a volume.
+ *
+ * The record is a Stash in the stack's state: it keeps the value it was first given in
+ * `output`, whatever later runs pass as `input` (Pulumi's builtin pulumi:index:Stash,
+ * pulumi/pulumi pkg/resource/deploy/builtins.go: Update returns the old "output"; Pulumi CLI
+ * 3.208 or newer). As the running cluster's version is read before the cluster is declared
+ * (cluster.ts clusterVersion), the claim's class is read before the claim is. A different
+ * class would make pulumi-kubernetes replace the claim (spec.storageClassName is in its
+ * forceNew list for PersistentVolumeClaim: pulumi/pulumi-kubernetes
+ * provider/pkg/provider/diff.go), and the old volume, reclaim policy Delete, would go with
+ * the history once unprotected. The Stash resolves in preview too (the builtin provider's
+ * Update and Create run there), so `pulumi preview` refuses as well.
+ *
+ * The record lives exactly as long as the claim: protected with it, and the claim depends on
+ * it, so a switch to memory-only deletes the claim first and then the record, and a later
+ * switch back records the class the new claim gets. A stack whose claim predates the record
+ * gets it on its next run, with the class configured then.
+ */
+export async function recordStorageClass(
+  storageClass: string,
+  opts: pulumi.CustomResourceOptions = {},
+): Promise<pulumi.Resource> {
+  const record = new pulumi.Stash(STORAGE_CLASS_RECORD, { input: storageClass }, opts);
+  const createdWith: unknown = await new Promise((resolve) =>
+    record.output.apply((v: unknown) => {
+      resolve(v);
+      return v;
+    }),
+  );
+  if (typeof createdWith === 'string' && createdWith !== storageClass) {
+    throw new pulumi.RunError(storageClassChangeMessage(createdWith, storageClass));
+  }
+  return record;
 }
 
 /** `redis-cli` reads the password from REDISCLI_AUTH; a probe passes only on PONG (not LOADING). */
@@ -75,8 +128,11 @@ export class Redis extends pulumi.ComponentResource {
   readonly port = REDIS_PORT;
   /** The Secret holding the password, under REDIS_PASSWORD_KEY. */
   readonly secretName: pulumi.Output<string>;
-  /** passwordDigest of the password (secret): pods that read the Secret carry it as an annotation. */
-  readonly passwordDigest: pulumi.Output<string>;
+  /**
+   * The password's revision (REDIS_PASSWORD_ANNOTATION): random, not secret, new with every
+   * new password. Pods that read the Secret carry it, so a new password rolls them.
+   */
+  readonly passwordRevision: pulumi.Output<string>;
   readonly deployment: k8s.apps.v1.Deployment;
 
   constructor(name: string, args: RedisArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -91,8 +147,30 @@ export class Redis extends pulumi.ComponentResource {
       args.password ??
       new random.RandomPassword('redis-password', { length: 32, special: false }, { parent: this }).result;
 
-    // Stays secret in the state (derived from the password).
-    this.passwordDigest = pulumi.secret(pulumi.output(password).apply(passwordDigest));
+    // The rollout trigger: 8 random bytes, drawn again whenever the password changes. The
+    // password is only the RandomId's keeper: a changed keeper replaces the RandomId, and its
+    // Create reads new bytes from crypto/rand (hashicorp/terraform-provider-random
+    // internal/provider/resource_id.go: `keepers` RequiresReplaceIfValuesNotNull, Create
+    // rand.Reader); the keeper is stored encrypted in the state, as a secret input. The bytes
+    // are not computed from the password, so nothing in the pod template can be turned back
+    // into it, and no digest of a user-chosen password sits where anyone who may `get pods`
+    // can test guesses against it. Chosen over an HMAC of the password under a per-stack
+    // key: that would still be derived from the password (open to guessing by whoever reads
+    // the key from the state), this is not.
+    //
+    // Not secret: the engine marks secret only the outputs named like a secret input (here
+    // `keepers`, not `hex`: pulumi/pulumi pkg/resource/deploy/step_executor.go, "If an input
+    // secret is potentially leaked as an output, preemptively mark it as secret"), and unsecret
+    // says so explicitly, whatever the provider reports: an annotation holding a secret turns
+    // the whole Deployment spec secret, and every preview of either Deployment then shows
+    // `spec: [secret]` (issue 17). Safe, because the value tells nothing about the password
+    // beyond "it changed".
+    const revision = new random.RandomId(
+      'redis-password-revision',
+      { byteLength: 8, keepers: { redisPassword: pulumi.secret(password) } },
+      { parent: this },
+    );
+    this.passwordRevision = pulumi.unsecret(revision.hex);
 
     const secret = new k8s.core.v1.Secret(
       NAMES.redisSecret,
@@ -123,8 +201,14 @@ export class Redis extends pulumi.ComponentResource {
         },
         // A claim's dataSource is fixed at creation (the API server refuses a change), and
         // Kubernetes fills dataSourceRef from it: neither is a diff once the claim exists, also
-        // after chat:restoreFrom is unset.
-        { ...child, protect: args.protect ?? false, ignoreChanges: ['spec.dataSource', 'spec.dataSourceRef'] },
+        // after chat:restoreFrom is unset. After the record of its class (recordStorageClass),
+        // so a deletion removes the claim first.
+        {
+          ...child,
+          protect: args.protect ?? false,
+          ignoreChanges: ['spec.dataSource', 'spec.dataSourceRef'],
+          dependsOn: args.storageClassRecord ? [args.storageClassRecord] : [],
+        },
       );
       dependsOn.push(pvc);
       volumes.push({ name: 'redis-data', persistentVolumeClaim: { claimName: NAMES.redisPvc } });
@@ -163,7 +247,7 @@ export class Redis extends pulumi.ComponentResource {
               : { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
           template: {
             // A new password rolls the pod (the env below is read only at container start).
-            metadata: { labels: podLabels, annotations: { [REDIS_PASSWORD_ANNOTATION]: this.passwordDigest } },
+            metadata: { labels: podLabels, annotations: { [REDIS_PASSWORD_ANNOTATION]: this.passwordRevision } },
             spec: {
               automountServiceAccountToken: false,
               securityContext: restrictedPod(REDIS_UID, REDIS_GID, {
@@ -173,6 +257,8 @@ export class Redis extends pulumi.ComponentResource {
               }),
               // Redis gets SIGTERM first; with AOF it flushes before exiting.
               terminationGracePeriodSeconds: 30,
+              // On the workers pool, never the small default node (cluster.ts WORKERS_LABEL).
+              nodeSelector: args.nodeSelector,
               containers: [
                 {
                   name: 'redis',

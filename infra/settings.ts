@@ -204,11 +204,14 @@ const RULES: Rule[] = [
       problems.push(problem(full('minNodes'), `at most chat:maxNodes (${maxNodes})`, String(minNodes)));
     }
     const autoscale = autoscaleOf(given);
-    if (autoscale && nodeCount !== undefined && (nodeCount < autoscale.minNodes || nodeCount > autoscale.maxNodes)) {
+    if (autoscale && isSet('nodeCount')) {
+      // The provider sends a set count on every update of the pool, resetting the autoscaler's
+      // size (infra/cluster.ts, the workers pool).
       problems.push(
         problem(
           full('nodeCount'),
-          `between chat:minNodes and chat:maxNodes (${autoscale.minNodes}..${autoscale.maxNodes}) when autoscaling`,
+          'unset when chat:minNodes and chat:maxNodes turn on autoscaling (`pulumi config rm chat:nodeCount`): the pool ' +
+            'starts at chat:minNodes and the autoscaler sizes it; a count would reset that size at every later change of the pool',
           String(nodeCount),
         ),
       );

@@ -8,12 +8,13 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { ChatApp } from './chat-app';
-import { ChatCluster } from './cluster';
+import { ChatCluster, clusterVersion } from './cluster';
 import type { ChatConfig } from './config';
-import { DnsName, HttpsCertificate } from './domain';
+import { digitalOceanApi } from './digitalocean-api';
+import { checkDnsName, DnsName, HttpsCertificate } from './domain';
 import { ChatImage } from './image';
 import { NAMES } from './k8s-common';
-import { Redis } from './redis';
+import { recordStorageClass, Redis } from './redis';
 import { previousOutputs } from './previous-deployment';
 import { instanceName } from './instance-name';
 import { ManagedValkey } from './managed-valkey';
@@ -83,15 +84,52 @@ export function managedExperimentCommands(persistence: 'rdb' | 'off'): Record<st
   };
 }
 
+/** The value of a known Output (the config's secrets are known, also in preview). */
+function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) =>
+    o.apply((v) => {
+      resolve(v);
+      return v;
+    }),
+  );
+}
+
 /**
- * Declares the stack. `opts` reach every component (and so every resource); the tests pass
- * transformations through it to see resource options such as protect.
+ * What DigitalOcean says before anything is declared, so that a refusal leaves everything as
+ * it was: the Kubernetes version the cluster is declared with (the running one, or a step
+ * DOKS accepts; cluster.ts clusterVersion), and whether chat:domain's name is free for the
+ * chat's A record (domain.ts checkDnsName).
  */
-export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptions = {}): StackOutputs {
+export async function preflight(cfg: ChatConfig, instance: string): Promise<{ version?: string }> {
+  const [version] = await Promise.all([
+    cfg.kubeconfig === undefined
+      ? valueOf(cfg.doToken as pulumi.Output<string>).then((token) =>
+          clusterVersion(instance, cfg.kubernetesVersion, digitalOceanApi(token)),
+        )
+      : undefined,
+    // chat-app-lb names its balancer after the instance (loadBalancerAnnotations).
+    cfg.domain !== undefined ? checkDnsName(cfg.domain.name, cfg.domain.zone, instance) : undefined,
+  ]);
+  return { version };
+}
+
+/**
+ * Declares the stack, after the checks that ask DigitalOcean (preflight). `opts` reach every
+ * component (and so every resource); the tests pass transformations through it to see
+ * resource options such as protect.
+ */
+export async function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptions = {}): Promise<StackOutputs> {
   const instance = instanceName(cfg.stack);
   // A stateful stack keeps chat history on a volume that dies with its claim or its cluster:
   // both are protected, lifted only by `pulumi state unprotect --all` (see infra docs).
   const protect = cfg.persistence;
+
+  const { version } = await preflight(cfg, instance);
+  // The class redis-pvc was created with, checked before anything else is declared.
+  const storageClassRecord =
+    cfg.persistence && cfg.redis === 'pod'
+      ? await recordStorageClass(cfg.storageClass, { ...opts, protect })
+      : undefined;
 
   const cluster = new ChatCluster(
     'cluster',
@@ -101,7 +139,7 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
           create: {
             name: instance,
             region: cfg.region,
-            versionPrefix: cfg.kubernetesVersion,
+            version: version!,
             nodeSize: cfg.nodeSize,
             nodeCount: cfg.nodeCount,
             autoscale: cfg.autoscale,
@@ -116,7 +154,7 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
 
   const image = new ChatImage(
     'image',
-    cfg.image !== undefined ? { prebuilt: cfg.image } : { registry: cfg.registry },
+    cfg.image !== undefined ? { prebuilt: cfg.image } : { registry: cfg.registry, instance },
     opts,
   );
 
@@ -141,6 +179,8 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
             password: cfg.redisPassword,
             protect,
             restore: restoring ? { snapshotId: cfg.restoreFrom!, previous: previous!, stack: cfg.stack } : undefined,
+            nodeSelector: cluster.workloadNodeSelector,
+            storageClassRecord,
           },
           opts,
         )
@@ -181,7 +221,7 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
       redisHost: redis?.serviceName,
       redisPort: redis?.port,
       redisSecretName: redis?.secretName,
-      redisPasswordDigest: redis?.passwordDigest,
+      redisPasswordRevision: redis?.passwordRevision,
       managedRedis: valkey && {
         secretName: valkey.secretName,
         urlKey: valkey.urlKey,
@@ -190,6 +230,7 @@ export function createStack(cfg: ChatConfig, opts: pulumi.ComponentResourceOptio
       },
       pullCredentials: image.pullCredentials,
       https: certificate !== undefined ? { certificateName: certificate.certificateName } : undefined,
+      nodeSelector: cluster.workloadNodeSelector,
     },
     opts,
   );

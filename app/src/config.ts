@@ -47,6 +47,13 @@ export interface ServiceConfig {
    * decides it; IPv6 per /56) may hold on this replica; 0 turns the per-client cap off.
    */
   maxStreamsPerClient: number;
+  /**
+   * DRAIN_SECONDS: how long after SIGTERM the process is gone at the latest: it stops
+   * accepting, ends live-feed streams, lets requests in flight finish for all but the last
+   * 2 s, then closes Redis and exits (main.ts). The pod's grace period counts on it
+   * (infra/chat-app.ts sets it from this default).
+   */
+  drainSeconds: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -61,7 +68,11 @@ export const CONFIG_DEFAULTS = {
   logLevel: 'info' as LogLevel,
   maxLiveStreams: 4_000,
   maxStreamsPerClient: 10,
+  drainSeconds: 10,
 };
+
+/** The range DRAIN_SECONDS accepts: at least 3 s (1 s to drain, 2 s to close). */
+export const DRAIN_SECONDS_RANGE = { min: 3, max: 300 } as const;
 
 /** The most MAX_LIVE_STREAMS may allow (far past what a 256 Mi pod holds; see the default). */
 export const MAX_LIVE_STREAMS_MAX = 100_000;
@@ -183,6 +194,13 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
       CONFIG_DEFAULTS.maxStreamsPerClient,
       0,
       MAX_LIVE_STREAMS_MAX,
+    ),
+    drainSeconds: integer(
+      env,
+      'DRAIN_SECONDS',
+      CONFIG_DEFAULTS.drainSeconds,
+      DRAIN_SECONDS_RANGE.min,
+      DRAIN_SECONDS_RANGE.max,
     ),
   };
 }

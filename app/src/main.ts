@@ -6,8 +6,13 @@ import { loadConfig, type ServiceConfig } from './config';
 import { createLogger } from './logger';
 import { startService } from './service';
 
-/** The service promises to be gone this long after SIGTERM (Kubernetes waits 30 s by default). */
-const SHUTDOWN_LIMIT_MS = 10_000;
+/**
+ * After SIGTERM the replica is gone within DRAIN_SECONDS (config.drainSeconds): it stops
+ * accepting and ends the live feeds at once, lets requests in flight finish until this much
+ * before the limit, then cuts what is left, closes Redis and exits. The pod's grace period
+ * (infra/chat-app.ts) is the preStop wait plus DRAIN_SECONDS plus slack.
+ */
+const CLOSE_MS = 2_000;
 
 async function main(): Promise<void> {
   let config: ServiceConfig;
@@ -30,7 +35,7 @@ async function main(): Promise<void> {
 
   let service;
   try {
-    service = await startService(config, { logger, drainMs: SHUTDOWN_LIMIT_MS - 2000 });
+    service = await startService(config, { logger, drainMs: config.drainSeconds * 1000 - CLOSE_MS });
   } catch (err) {
     logger.fatal({ err }, `could not start: ${(err as Error).message}`);
     process.exit(1);
@@ -40,11 +45,12 @@ async function main(): Promise<void> {
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    const limitMs = config.drainSeconds * 1000;
+    logger.info({ signal, drainSeconds: config.drainSeconds }, 'shutting down');
     const force = setTimeout(() => {
-      logger.error(`still running ${SHUTDOWN_LIMIT_MS} ms after ${signal}; exiting anyway`);
+      logger.error(`still running ${limitMs} ms after ${signal}; exiting anyway`);
       process.exit(1);
-    }, SHUTDOWN_LIMIT_MS);
+    }, limitMs);
     force.unref();
     service.close().then(
       () => process.exit(0),

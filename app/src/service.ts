@@ -86,6 +86,17 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
   // streams are responses, which this does not limit. (Node's own default is 5 minutes.)
   server.requestTimeout = 60_000;
   server.headersTimeout = 60_000;
+  // Responses not yet started, so that a drain can close their connections after them.
+  const unanswered = new Set<http.ServerResponse>();
+  server.prependListener('request', (_req, res: http.ServerResponse) => {
+    // Once stopping, a request that arrives on a kept-alive connection is answered and the
+    // connection closed after it.
+    if (stopping) res.setHeader('Connection', 'close');
+    unanswered.add(res);
+    const done = () => unanswered.delete(res);
+    res.once('finish', done);
+    res.once('close', done);
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -111,11 +122,15 @@ export async function startService(config: ServiceConfig, opts: ServiceOptions =
   const close = () =>
     (closing ??= (async () => {
       stopping = true;
-      // Stop listening; close() resolves once the requests in flight are answered.
+      // Stop listening; close() resolves once the requests in flight are answered and their
+      // connections closed.
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       feed.close();
-      // Keep-alive connections with no request in flight would hold close() open.
+      // Keep-alive connections with no request in flight would hold close() open, and so
+      // would those whose request is in flight now once it is answered: each of those
+      // responses closes its connection instead (Connection: close, unless already sent).
       server.closeIdleConnections();
+      for (const res of unanswered) if (!res.headersSent) res.setHeader('Connection', 'close');
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, opts.drainMs ?? 8000)));
       await Promise.race([drained, deadline]);

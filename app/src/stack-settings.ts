@@ -280,7 +280,7 @@ export const SETTINGS = {
   nodeCount: setting(wholeNumber(1, 100), {
     description: 'Nodes of the worker pool.',
     default: 2,
-    defaultText: '`2`; with autoscaling, unset (DOKS keeps the count)',
+    defaultText: '`2`; none with autoscaling (refused there)',
   }),
   minNodes: setting(wholeNumber(1, 100), {
     description: 'The fewest nodes DOKS autoscales the worker pool to; set with `maxNodes`.',

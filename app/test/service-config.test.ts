@@ -16,6 +16,7 @@ describe('loadConfig: the service is configured from the environment', () => {
       httpsOnly: false,
       maxLiveStreams: 4000,
       maxStreamsPerClient: 10,
+      drainSeconds: 10,
     });
   });
 
@@ -34,6 +35,7 @@ describe('loadConfig: the service is configured from the environment', () => {
         HTTPS_ONLY: 'true',
         MAX_LIVE_STREAMS: '250',
         MAX_STREAMS_PER_CLIENT: '3',
+        DRAIN_SECONDS: '25',
       }),
     ).toEqual({
       port: 0,
@@ -48,6 +50,7 @@ describe('loadConfig: the service is configured from the environment', () => {
       httpsOnly: true,
       maxLiveStreams: 250,
       maxStreamsPerClient: 3,
+      drainSeconds: 25,
     });
   });
 

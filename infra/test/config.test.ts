@@ -176,9 +176,13 @@ describe('invalid values fail naming the key and what is allowed', () => {
     expect(problemsOf({ ...base, 'chat:minNodes': '4', 'chat:maxNodes': '2' })).toMatch(
       /chat:minNodes must be at most chat:maxNodes \(2\); got "4"/,
     );
-    expect(problemsOf({ ...base, 'chat:minNodes': '2', 'chat:maxNodes': '3', 'chat:nodeCount': '5' })).toMatch(
-      /chat:nodeCount must be between chat:minNodes and chat:maxNodes \(2\.\.3\)/,
-    );
+    // With autoscaling a count would reset the autoscaler's size at every later pool update
+    // (the provider sends a set node_count on each): refused, whatever its value.
+    for (const count of ['2', '5']) {
+      expect(problemsOf({ ...base, 'chat:minNodes': '2', 'chat:maxNodes': '3', 'chat:nodeCount': count })).toMatch(
+        /chat:nodeCount must be unset when chat:minNodes and chat:maxNodes turn on autoscaling \(`pulumi config rm chat:nodeCount`\)/,
+      );
+    }
   });
 
   it('asks for the DigitalOcean token when a cluster is to be created', () => {
@@ -250,7 +254,7 @@ describe('invalid values fail naming the key and what is allowed', () => {
       // The default zone is the domain without its first label.
       domain: { name: 'chat.eu.example.co.uk', zone: 'eu.example.co.uk' },
     });
-    // With autoscaling, no node count unless one is set: DOKS keeps the pool's size between the bounds.
+    // No count with autoscaling: the pool starts at minNodes and the autoscaler sizes it.
     expect(c.nodeCount).toBeUndefined();
     expect(load({ ...base, 'chat:domain': 'example.com', 'chat:dnsZone': 'example.com' }).domain).toEqual({
       name: 'example.com',

@@ -88,6 +88,7 @@ describe('the program', () => {
     const r = await runProgram('stateless', () => {
       const image = new ChatImage('image', {
         registry: { mode: 'create', tier: 'starter' },
+        instance: 'chat-stateless',
         dockerDaemon: () => {
           checked++;
           return Promise.resolve();
@@ -96,6 +97,6 @@ describe('the program', () => {
       return { image: image.imageRef };
     });
     expect(checked).toBe(1);
-    expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/doks-chat-x1y2z3/chat:latest');
+    expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/doks-chat-x1y2z3/chat:chat-stateless');
   });
 });

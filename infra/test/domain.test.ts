@@ -5,9 +5,19 @@
  */
 import { loadConfig as loadServiceConfig } from '../../app/src/config';
 import { loadConfig } from '../config';
-import { certificateName, relativeRecordName } from '../domain';
+import { certificateName, conflictingRecords, relativeRecordName } from '../domain';
 import { createStack } from '../stack';
-import { FAKE_DO_TOKEN, FAKE_LB_IP, Recorded, runProgram, RunResult, T } from './harness';
+import {
+  FAKE_DO_TOKEN,
+  FAKE_LB_IP,
+  liveLoadBalancers,
+  liveRecords,
+  optionsRecorder,
+  Recorded,
+  runProgram,
+  RunResult,
+  T,
+} from './harness';
 import { validateK8sObject } from './k8s-schema';
 
 const DO_LB = 'service.beta.kubernetes.io/do-loadbalancer-';
@@ -185,6 +195,75 @@ describe('chat:domain variants', () => {
         'digitalocean:token': undefined,
       }),
     ).rejects.toThrow(/chat:domain must be used with a DigitalOcean API token, also with chat:kubeconfig/);
+  });
+});
+
+describe('records already at chat:domain', () => {
+  afterEach(() => {
+    liveRecords.clear();
+    liveLoadBalancers.clear();
+  });
+
+  /** Runs with chat:domain, recording every resource declared (a transformation sees each). */
+  const attempt = (overrides: Record<string, string> = {}) => {
+    const rec = optionsRecorder();
+    const result = runProgram(
+      'stateless',
+      () => createStack(loadConfig(), { transformations: [rec.transformation] }) as unknown as Record<string, unknown>,
+      { 'chat:domain': 'chat.example.com', ...overrides },
+    );
+    return { result, declared: () => [...rec.byName.keys()] };
+  };
+
+  it('an A record at the name fails the run before anything is declared, naming it and what to do', async () => {
+    liveRecords.set('example.com', [
+      { id: 101, name: 'chat', type: 'A', value: '198.51.100.7' },
+      { id: 102, name: 'www', type: 'A', value: '198.51.100.8' },
+    ]);
+    const { result, declared } = attempt();
+    await expect(result).rejects.toThrow(
+      /chat:domain chat\.example\.com already has DNS records in the DigitalOcean zone example\.com/,
+    );
+    await expect(result).rejects.toThrow(/- A chat → 198\.51\.100\.7 \(id 101\)/);
+    await expect(result).rejects.toThrow(/doctl compute domain records delete example\.com 101`/);
+    await expect(result).rejects.toThrow(/pulumi config set chat:domain <name>/);
+    await expect(result).rejects.not.toThrow(/www/);
+    expect(declared()).toEqual([]);
+  });
+
+  it('so do an AAAA or a CNAME record, and an A record at the apex', async () => {
+    liveRecords.set('example.com', [
+      { id: 201, name: 'chat', type: 'AAAA', value: '2001:db8::7' },
+      { id: 202, name: 'chat', type: 'CNAME', value: 'old-host.example.net.' },
+      { id: 203, name: '@', type: 'A', value: '198.51.100.9' },
+    ]);
+    await expect(attempt().result).rejects.toThrow(/- AAAA chat → 2001:db8::7 \(id 201\)\n {2}- CNAME chat → old-host/);
+    await expect(attempt({ 'chat:domain': 'example.com', 'chat:dnsZone': 'example.com' }).result).rejects.toThrow(
+      /- A @ → 198\.51\.100\.9 \(id 203\)/,
+    );
+  });
+
+  it("passes records of other types at the name, and records that point at this stack's own load balancer", async () => {
+    liveLoadBalancers.set('chat-stateless', { ip: FAKE_LB_IP, ipv6: '2001:db8::10' });
+    liveRecords.set('example.com', [
+      // The A record this stack created on an earlier run.
+      { id: 301, name: 'chat', type: 'A', value: FAKE_LB_IP },
+      { id: 302, name: 'chat', type: 'AAAA', value: '2001:db8::10' },
+      { id: 303, name: 'chat', type: 'TXT', value: 'v=spf1 -all' },
+      { id: 304, name: 'chat', type: 'MX', value: 'mail.example.com.' },
+    ]);
+    const r = await attempt().result;
+    expect(r.one(T.dnsRecord).inputs).toMatchObject({ name: 'chat', type: 'A', value: FAKE_LB_IP });
+  });
+
+  it('conflictingRecords: A, AAAA and CNAME are in the way unless they point at the own balancer; a CNAME always is', () => {
+    const rec = (id: number, type: string, value: string) => ({ id, name: 'chat', type, value });
+    expect(
+      conflictingRecords(
+        [rec(1, 'A', '203.0.113.10'), rec(2, 'A', '198.51.100.1'), rec(3, 'cname', '203.0.113.10'), rec(4, 'CAA', 'x')],
+        ['203.0.113.10'],
+      ).map((r) => r.id),
+    ).toEqual([2, 3]);
   });
 });
 

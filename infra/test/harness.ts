@@ -3,9 +3,11 @@
  * Pulumi.<stack>.yaml into the config, records every resource and invoke, and returns the
  * stack outputs with their values.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
@@ -128,6 +130,18 @@ function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
     }
     case 'random:index/randomPassword:RandomPassword':
       return { ...inputs, result: 'generated-redis-password-0123456789' };
+    case 'random:index/randomId:RandomId': {
+      // As the random provider: new random bytes whenever the keepers change (a replacement),
+      // the same bytes while they stay (the state keeps them).
+      const key = `${args.name}:${JSON.stringify(inputs.keepers ?? {})}`;
+      if (!randomIds.has(key)) randomIds.set(key, randomBytes(inputs.byteLength ?? 8).toString('hex'));
+      return { ...inputs, hex: randomIds.get(key) };
+    }
+    case 'pulumi:index:Stash': {
+      // As the builtin provider: `output` keeps the first value a Stash was given.
+      if (!stashes.has(args.name)) stashes.set(args.name, inputs.input);
+      return { input: inputs.input, output: stashes.get(args.name) };
+    }
     case 'random:index/randomString:RandomString':
       return { ...inputs, result: 'x1y2z3' };
     case 'digitalocean:index/databaseCluster:DatabaseCluster':
@@ -158,22 +172,49 @@ function fakeState(args: pulumi.runtime.MockResourceArgs): Record<string, any> {
 export const previousOutputs = new Map<string, Record<string, unknown>>();
 
 /**
- * Clusters that already exist in the fake account, by name, with the version they run. Empty
- * means a first `pulumi up`: the lookup fails as the data source does when nothing matches.
+ * Clusters that already exist in the fake account, by name, with the version they run, in the
+ * order the API lists them. Empty means a first `pulumi up`. The fake DigitalOcean API
+ * (fakeDigitalOceanApi) lists them in pages.
  */
 export const liveClusters = new Map<string, { version: string }>();
+/** Records of the fake account's DNS zones, by zone, as the getRecords data source reports them. */
+export const liveRecords = new Map<string, { id: number; name: string; type: string; value: string; ttl?: number }[]>();
+/** Load balancers of the fake account, by name. */
+export const liveLoadBalancers = new Map<string, { ip: string; ipv6?: string }>();
+/** What RandomId resources drew, by name and keepers: the stack's state across runs in one test file. */
+const randomIds = new Map<string, string>();
+/** What Stash resources hold in `output`, by name: the stack's state across runs in one test file. */
+export const stashes = new Map<string, unknown>();
+
+/** Forget the fake account and the fake state (a new account, a new stack). */
+export function resetFakeWorld(): void {
+  liveClusters.clear();
+  liveRecords.clear();
+  liveLoadBalancers.clear();
+  randomIds.clear();
+  stashes.clear();
+}
+
+/** An invoke error as the engine hands it to the SDK, which rejects with new Error(err.details). */
+function invokeError(token: string, message: string): Error {
+  const details = `invocation of ${token} returned an error: ${message}`;
+  return Object.assign(new Error(details), { details });
+}
 
 function fakeCall(args: pulumi.runtime.MockCallArgs): Record<string, any> {
   switch (args.token) {
-    case 'digitalocean:index/getKubernetesCluster:getKubernetesCluster': {
-      const live = liveClusters.get(args.inputs.name);
-      if (!live) {
-        // The provider's message (datasource_kubernetes_cluster.go), as a gRPC error: the SDK
-        // rejects the invoke with new Error(err.details), as it does for the engine's errors.
-        const details = `invocation of ${args.token} returned an error: Unable to find cluster with name: ${args.inputs.name}`;
-        throw Object.assign(new Error(details), { details });
-      }
-      return { id: `${args.inputs.name}-id`, name: args.inputs.name, version: live.version };
+    case 'digitalocean:index/getRecords:getRecords': {
+      const filters: { key: string; values: string[] }[] = args.inputs.filters ?? [];
+      const records = (liveRecords.get(args.inputs.domain) ?? [])
+        .filter((r) => filters.every((f) => f.values.includes(String((r as any)[f.key]))))
+        .map((r) => ({ domain: args.inputs.domain, ttl: 1800, ...r }));
+      return { id: args.inputs.domain, domain: args.inputs.domain, records };
+    }
+    case 'digitalocean:index/getLoadBalancer:getLoadBalancer': {
+      const lb = liveLoadBalancers.get(args.inputs.name);
+      // The data source's message (datasource_loadbalancer.go findLoadBalancerByName).
+      if (!lb) throw invokeError(args.token, `no load balancer found with name ${args.inputs.name}`);
+      return { id: `${args.inputs.name}-id`, name: args.inputs.name, ip: lb.ip, ipv6: lb.ipv6 ?? '' };
     }
     case 'digitalocean:index/getKubernetesVersions:getKubernetesVersions': {
       const all = ['1.34.1-do.0', '1.33.5-do.1', '1.32.9-do.2'];
@@ -236,11 +277,46 @@ export function installMocks(stack: string, config: Record<string, string>) {
   return { resources, calls };
 }
 
+/** Servers the fakes started in this test file, closed (and their files removed) when it ends. */
+const cleanups: (() => Promise<void>)[] = [];
+
+/** Closes every fake server of this test file; registered with afterAll below. */
+export async function closeFakes(): Promise<void> {
+  fakeDocker = undefined;
+  fakeApi = undefined;
+  await Promise.all(cleanups.splice(0).map((c) => c()));
+}
+
+/**
+ * Lets the jest worker that ran this file exit: closes the fakes, and the worker's stdin.
+ *
+ * Loading @pulumi/pulumi creates process.stdin: automation/interface/index.js copies every
+ * property of `process` (`__importStar(require("process"))`), and reading the stdin getter
+ * opens the worker's stdin pipe. Nothing reads it, but the open pipe kept jest's worker from
+ * exiting in time ("A worker process has failed to exit gracefully and has been force
+ * exited"), as an open fake socket would. A jest worker takes its work over IPC, not stdin.
+ */
+async function releaseWorker(): Promise<void> {
+  await closeFakes();
+  process.stdin.destroy();
+}
+
+// Every test file that imports the harness (and so @pulumi/pulumi) releases its worker when it ends.
+if (typeof afterAll === 'function') afterAll(releaseWorker);
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
+
 let fakeDocker: Promise<string> | undefined;
 
 /**
  * A stand-in for the Docker daemon's socket that answers GET /_ping, so the program's check
- * (infra/docker-daemon.ts) passes as on a machine with Docker running. One per test process.
+ * (infra/docker-daemon.ts) passes as on a machine with Docker running. One per test file,
+ * closed when it ends.
  */
 export function fakeDockerDaemon(): Promise<string> {
   fakeDocker ??= new Promise((resolve, reject) => {
@@ -252,12 +328,58 @@ export function fakeDockerDaemon(): Promise<string> {
     });
     server.once('error', reject);
     server.listen(socket, () => {
-      server.unref();
-      process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+      cleanups.push(async () => {
+        await closeServer(server);
+        fs.rmSync(dir, { recursive: true, force: true });
+      });
       resolve(socket);
     });
   });
   return fakeDocker;
+}
+
+/** The page size the fake API uses, small so that a handful of clusters spans several pages. */
+export const FAKE_API_PAGE_SIZE = 20;
+let fakeApi: Promise<string> | undefined;
+/** Requests the fake DigitalOcean API answered, in order (path and query). */
+export const apiRequests: string[] = [];
+
+/**
+ * A stand-in for the DigitalOcean API on 127.0.0.1, for the reads the program makes itself
+ * (infra/digitalocean-api.ts): GET /v2/kubernetes/clusters lists liveClusters in pages of at
+ * most FAKE_API_PAGE_SIZE (the API caps per_page the same way), with links.pages.next and
+ * meta.total as the API gives them (godo links.go). It wants the stack's token.
+ */
+export function fakeDigitalOceanApi(): Promise<string> {
+  fakeApi ??= new Promise((resolve, reject) => {
+    const server = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      apiRequests.push(`${url.pathname}${url.search}`);
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      if (req.headers.authorization !== `Bearer ${FAKE_DO_TOKEN}`) return send(401, { id: 'unauthorized' });
+      if (req.method !== 'GET' || url.pathname !== '/v2/kubernetes/clusters') return send(404, { id: 'not_found' });
+      const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 20), FAKE_API_PAGE_SIZE);
+      const page = Number(url.searchParams.get('page') ?? 1);
+      const all = [...liveClusters].map(([name, c]) => ({ id: `${name}-id`, name, version: c.version }));
+      const items = all.slice((page - 1) * perPage, page * perPage);
+      const last = Math.max(1, Math.ceil(all.length / perPage));
+      const at = (p: number) => `http://${req.headers.host}/v2/kubernetes/clusters?page=${p}&per_page=${perPage}`;
+      send(200, {
+        kubernetes_clusters: items,
+        links: page < last ? { pages: { next: at(page + 1), last: at(last) } } : {},
+        meta: { total: all.length },
+      });
+    });
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      cleanups.push(() => closeServer(server));
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    });
+  });
+  return fakeApi;
 }
 
 /**
@@ -266,8 +388,23 @@ export function fakeDockerDaemon(): Promise<string> {
  */
 export async function runProgram(
   stack: string,
-  program: () => Record<string, unknown>,
+  program: () => Record<string, unknown> | Promise<Record<string, unknown>>,
   overrides: Record<string, string | undefined> = {},
+  options: { keepState?: boolean } = {},
+): Promise<RunResult> {
+  // Each run is a new stack unless told otherwise: what its resources drew (RandomId) and
+  // stashed (Stash) on an earlier run is its state.
+  if (!options.keepState) {
+    randomIds.clear();
+    stashes.clear();
+  }
+  return runDeclared(stack, program, overrides);
+}
+
+async function runDeclared(
+  stack: string,
+  program: () => Record<string, unknown> | Promise<Record<string, unknown>>,
+  overrides: Record<string, string | undefined>,
 ): Promise<RunResult> {
   const config = { [`digitalocean:token`]: FAKE_DO_TOKEN, ...stackConfig(stack) } as Record<string, string | undefined>;
   for (const [k, v] of Object.entries(overrides)) {
@@ -276,8 +413,11 @@ export async function runProgram(
   }
   // Docker "runs" at DOCKER_HOST, where the program looks for it before a build.
   process.env.DOCKER_HOST = `unix://${await fakeDockerDaemon()}`;
+  // The DigitalOcean API the program reads itself is the fake one (as DIGITALOCEAN_API_URL
+  // points the provider elsewhere: infra/digitalocean-api.ts apiBaseUrl).
+  process.env.DIGITALOCEAN_API_URL = await fakeDigitalOceanApi();
   const { resources, calls } = installMocks(stack, config as Record<string, string>);
-  const declared = program();
+  const declared = await program();
   const outputs: Record<string, unknown> = {};
   const secretOutputs: string[] = [];
   for (const [k, v] of Object.entries(declared)) {

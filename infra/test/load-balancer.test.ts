@@ -23,7 +23,7 @@ describe('chat-app-lb resource options', () => {
           redisHost: 'redis-service',
           redisPort: 6379,
           redisSecretName: 'redis-auth',
-          redisPasswordDigest: 'digest',
+          redisPasswordRevision: 'revision',
         },
         // Transformations see each child's final options; record them, change nothing.
         {

@@ -107,6 +107,13 @@ describe.each([
     for (const o of r.k8sObjects()) expect(() => validateK8sObject(o)).not.toThrow();
   });
 
+  it('makes no input of chat-app-deployment secret, so `pulumi preview --diff` shows its changes', () => {
+    // As on the pod stacks (stacks.test.ts): a secret anywhere in the spec hides every change in a
+    // preview. The rollout trigger is the URL's revision (random bytes kept by the URL), not a digest of it.
+    expect(r.one(T.deployment, 'chat-app-deployment').secretPaths).toEqual([]);
+    expect(r.one('random:index/randomId:RandomId', 'managed-redis-url-revision').secretPaths).toEqual(['keepers']);
+  });
+
   it('reports the mode, the managed service and its monthly cost in the outputs', () => {
     expect(r.outputs.redis).toBe('managed');
     expect(r.outputs.persistence).toBe(persistence === 'rdb' ? 'rdb' : 'memory');

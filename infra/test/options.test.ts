@@ -3,9 +3,29 @@
  * registry, and the tunables of the cluster, Redis and the chat.
  */
 import { loadConfig } from '../config';
-import { chooseVersion, DEFAULT_POOL, pickVersion } from '../cluster';
+import {
+  chooseVersion,
+  DEFAULT_POOL,
+  DEFAULT_POOL_IGNORED_FIELDS,
+  pickVersion,
+  requiredStep,
+  runningCluster,
+} from '../cluster';
+import { DigitalOceanApi } from '../digitalocean-api';
+import { REDIS_PASSWORD_ANNOTATION } from '../k8s-common';
 import { createStack, instanceName } from '../stack';
-import { FAKE_DIGEST, isSecretAt, liveClusters, optionsRecorder, Recorded, runProgram, T } from './harness';
+import {
+  apiRequests,
+  FAKE_API_PAGE_SIZE,
+  FAKE_DIGEST,
+  isSecretAt,
+  liveClusters,
+  optionsRecorder,
+  Recorded,
+  runProgram,
+  stashes,
+  T,
+} from './harness';
 import { validateK8sObject } from './k8s-schema';
 import { podSpecsOf, restrictedViolations } from './pss';
 
@@ -95,7 +115,7 @@ describe('chat:registry', () => {
     expect(r.byType(T.registry)).toHaveLength(0);
     expect(r.calls.find((c) => c.token === GET_REGISTRY)?.inputs).toEqual({ name: 'doks-chat-abc123' });
     expect(r.byType(T.credentials).map((c) => c.inputs.registryName)).toEqual(['doks-chat-abc123', 'doks-chat-abc123']);
-    expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/doks-chat-abc123/chat:latest');
+    expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/doks-chat-abc123/chat:chat-stateful');
     expect(chatContainer(r.one(T.deployment, 'chat-app-deployment')).image).toBe(
       `registry.digitalocean.com/doks-chat-abc123/chat@${FAKE_DIGEST}`,
     );
@@ -105,7 +125,7 @@ describe('chat:registry', () => {
   it('existing, as `pulumi config set --path` stores it (string "true")', async () => {
     const r = await run('stateless', { 'chat:registry': JSON.stringify({ name: 'shared-reg', existing: 'true' }) });
     expect(r.byType(T.registry)).toHaveLength(0);
-    expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/shared-reg/chat:latest');
+    expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/shared-reg/chat:chat-stateless');
   });
 
   it('a new registry name or region deletes the old registry before creating the new one', async () => {
@@ -129,7 +149,7 @@ describe('chat:registry', () => {
       subscriptionTierSlug: 'basic',
       region: 'fra1',
     });
-    expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/my-chat-registry/chat:latest');
+    expect(r.one(T.image).inputs.imageName).toBe('registry.digitalocean.com/my-chat-registry/chat:chat-stateless');
     expect(r.byType('random:index/randomString:RandomString')).toHaveLength(0);
   });
 });
@@ -176,15 +196,14 @@ describe('cluster options', () => {
     });
   });
 
-  it('minNodes and maxNodes turn on autoscaling of the workers pool', async () => {
+  it('minNodes and maxNodes turn on autoscaling of the workers pool, which then sends no node count', async () => {
     const r = await run('stateless', { 'chat:minNodes': '2', 'chat:maxNodes': '5' });
-    expect(r.one(T.nodePool, 'workers').inputs).toMatchObject({
-      autoScale: true,
-      minNodes: 2,
-      maxNodes: 5,
-    });
-    // No count unless chat:nodeCount is set: DOKS keeps the pool's size between the bounds.
-    expect(r.one(T.nodePool, 'workers').inputs.nodeCount).toBeUndefined();
+    const pool = r.one(T.nodePool, 'workers').inputs;
+    expect(pool).toMatchObject({ autoScale: true, minNodes: 2, maxNodes: 5 });
+    // The provider sends a set node_count on every update of the pool
+    // (resource_kubernetes_node_pool.go), which would reset the autoscaler's size: none at all.
+    // A new pool starts at minNodes.
+    expect(pool).not.toHaveProperty('nodeCount');
     expect(r.one(T.cluster).inputs.nodePool).toMatchObject({ autoScale: false, nodeCount: 1 });
   });
 });
@@ -194,6 +213,42 @@ describe('Redis and chat options', () => {
     const r = await run('stateful', { 'chat:appendfsync': 'always' });
     expect(redisArgs(r).slice(0, 4)).toEqual(['--appendonly', 'yes', '--appendfsync', 'always']);
     expect(r.outputs.appendfsync).toBe('always');
+  });
+
+  it('a chat:storageClass change on a stack that has redis-pvc is refused, naming both classes', async () => {
+    const first = await runProgram('stateful', () => createStack(loadConfig()) as unknown as Record<string, unknown>);
+    expect(first.one(T.pvc, 'redis-pvc').inputs.spec.storageClassName).toBe('do-block-storage');
+    // The class the claim was created with is in the stack's state.
+    expect(first.one('pulumi:index:Stash', 'redis-pvc-storage-class').inputs).toEqual({ input: 'do-block-storage' });
+    expect(stashes.get('redis-pvc-storage-class')).toBe('do-block-storage');
+    const changed = runProgram(
+      'stateful',
+      () => createStack(loadConfig()) as unknown as Record<string, unknown>,
+      { 'chat:storageClass': 'do-block-storage-retain' },
+      { keepState: true },
+    );
+    await expect(changed).rejects.toThrow(
+      /chat:storageClass is "do-block-storage-retain", but redis-pvc was created with "do-block-storage"/,
+    );
+    await expect(changed).rejects.toThrow(/pulumi config set chat:storageClass do-block-storage`/);
+    // The same class again goes through, on the same state.
+    const same = await runProgram(
+      'stateful',
+      () => createStack(loadConfig()) as unknown as Record<string, unknown>,
+      {},
+      { keepState: true },
+    );
+    expect(same.one(T.pvc, 'redis-pvc').inputs.spec.storageClassName).toBe('do-block-storage');
+  });
+
+  it('the record of the class is protected with the claim, and the claim depends on it', async () => {
+    const rec = optionsRecorder();
+    await runProgram(
+      'stateful',
+      () => createStack(loadConfig(), { transformations: [rec.transformation] }) as unknown as Record<string, unknown>,
+    );
+    expect(rec.of('redis-pvc-storage-class').protect).toBe(true);
+    expect(rec.of('redis-pvc').dependsOn).toEqual(['redis-pvc-storage-class']);
   });
 
   it('storage class and size reach the volume claim', async () => {
@@ -213,31 +268,55 @@ describe('Redis and chat options', () => {
   });
 
   it('a new chat:redisPassword changes the pod template of both Deployments, so both roll', async () => {
-    const templates = async (password: string) => {
-      const r = await run('stateful', { 'chat:redisPassword': password });
+    // One stack, three runs: its state (the RandomId's bytes) carries over.
+    const templates = async (password: string, keepState = true) => {
+      const r = await runProgram(
+        'stateful',
+        () => createStack(loadConfig()) as unknown as Record<string, unknown>,
+        { 'chat:redisPassword': password },
+        { keepState },
+      );
       return ['redis-deployment', 'chat-app-deployment'].map((n) => r.one(T.deployment, n).inputs.spec.template);
     };
-    const [redisA, chatA] = await templates('first-password-0123456789');
+    const [redisA, chatA] = await templates('first-password-0123456789', false);
     const [redisB, chatB] = await templates('second-password-0123456789');
-    const [redisA2, chatA2] = await templates('first-password-0123456789');
+    const [redisB2, chatB2] = await templates('second-password-0123456789');
     // The Secret changes in place and env is read only at start: the template must differ.
     expect(redisA).not.toEqual(redisB);
     expect(chatA).not.toEqual(chatB);
     // The same password gives the same templates: no roll on every pulumi up.
-    expect(redisA2).toEqual(redisA);
-    expect(chatA2).toEqual(chatA);
-    const key = 'doks-chat/redis-password-sha256';
-    expect(redisA.metadata.annotations[key]).toMatch(/^[0-9a-f]{16}$/);
-    expect(chatA.metadata.annotations[key]).toBe(redisA.metadata.annotations[key]);
+    expect(redisB2).toEqual(redisB);
+    expect(chatB2).toEqual(chatB);
+    expect(redisA.metadata.annotations[REDIS_PASSWORD_ANNOTATION]).toMatch(/^[0-9a-f]{16}$/);
+    expect(chatA.metadata.annotations[REDIS_PASSWORD_ANNOTATION]).toBe(
+      redisA.metadata.annotations[REDIS_PASSWORD_ANNOTATION],
+    );
     expect(JSON.stringify([redisA, chatA])).not.toContain('first-password');
   });
 
-  it('the password digest annotation stays secret in the state, also when the password is generated', async () => {
-    const r = await run('stateless', {});
-    for (const n of ['redis-deployment', 'chat-app-deployment']) {
-      const d = r.one(T.deployment, n);
-      expect(d.inputs.spec.template.metadata.annotations['doks-chat/redis-password-sha256']).toMatch(/^[0-9a-f]{16}$/);
-      expect(isSecretAt(d, 'spec.template.metadata.annotations.doks-chat/redis-password-sha256')).toBe(true);
+  it('nothing in a pod template is derived from the password: another stack with the same password differs', async () => {
+    const annotation = async () => {
+      const r = await run('stateful', { 'chat:redisPassword': 'the-same-password-0123456789' });
+      const d = r.one(T.deployment, 'redis-deployment');
+      // The value is the RandomId's, whose only tie to the password is its keeper.
+      const id = r.one('random:index/randomId:RandomId', 'redis-password-revision');
+      expect(id.inputs).toMatchObject({ byteLength: 8, keepers: { redisPassword: 'the-same-password-0123456789' } });
+      expect(isSecretAt(id, 'keepers.redisPassword')).toBe(true);
+      return d.inputs.spec.template.metadata.annotations[REDIS_PASSWORD_ANNOTATION] as string;
+    };
+    // Two fresh stacks (run resets the state): same password, different random revisions. A
+    // digest of the password, salted or not, would be equal here.
+    expect(await annotation()).not.toBe(await annotation());
+  });
+
+  it('the revision annotation is not secret, so no Deployment spec is, also when the password is generated', async () => {
+    for (const overrides of [{}, { 'chat:redisPassword': 'a-long-given-password-42' }]) {
+      const r = await run('stateless', overrides);
+      for (const n of ['redis-deployment', 'chat-app-deployment']) {
+        const d = r.one(T.deployment, n);
+        expect(d.inputs.spec.template.metadata.annotations[REDIS_PASSWORD_ANNOTATION]).toMatch(/^[0-9a-f]{16}$/);
+        expect(d.secretPaths).toEqual([]);
+      }
     }
   });
 
@@ -282,10 +361,21 @@ describe('config changes that the provider would turn into a new cluster', () =>
     expect(small.one(T.nodePool, 'workers').inputs.name).not.toBe(large.one(T.nodePool, 'workers').inputs.name);
   });
 
-  it("ignores the default pool's size, so a cluster created with another size there is never replaced for it", async () => {
+  it("ignores every default-pool field it no longer manages, so an older cluster's pool is never resized or replaced", async () => {
     const { rec } = await recorded('stateless');
     expect(rec.of('cluster').type).toBe(T.cluster);
-    expect(rec.of('cluster').ignoreChanges).toEqual(['nodePool.size']);
+    // A cluster created before the workers pool has a default pool "<name>-pool" of
+    // chat:nodeSize × chat:nodeCount, perhaps autoscaled: the provider would update it in the
+    // cluster's update, before the workers pool exists.
+    expect(rec.of('cluster').ignoreChanges).toEqual([
+      'nodePool.name',
+      'nodePool.size',
+      'nodePool.nodeCount',
+      'nodePool.autoScale',
+      'nodePool.minNodes',
+      'nodePool.maxNodes',
+    ]);
+    expect(DEFAULT_POOL_IGNORED_FIELDS).toEqual(rec.of('cluster').ignoreChanges);
   });
 
   it('names autoUpgrade explicitly: DOKS moves the version only when chat:kubernetesVersion says so', async () => {
@@ -315,7 +405,8 @@ describe('config changes that the provider would turn into a new cluster', () =>
   it('first pulumi up: the newest version (or the newest with the prefix)', async () => {
     const r = await run('stateless', {});
     expect(r.one(T.cluster).inputs.version).toBe('1.34.1-do.0');
-    expect(r.calls.map((c) => c.token)).toContain('digitalocean:index/getKubernetesCluster:getKubernetesCluster');
+    // The running version comes from a complete listing of the account's clusters.
+    expect(apiRequests.some((q) => q.startsWith('/v2/kubernetes/clusters'))).toBe(true);
   });
 
   it('later pulumi ups keep the version the cluster runs, although DOKS offers newer patches', async () => {
@@ -326,14 +417,120 @@ describe('config changes that the provider would turn into a new cluster', () =>
     );
   });
 
-  it('a chat:kubernetesVersion the running version does not match upgrades to its newest', async () => {
-    liveClusters.set('chat-stateless', { version: '1.33.2-do.0' });
+  it('finds its own cluster on any page of a long list, so it never takes it for a new one', async () => {
+    // 45 clusters before this stack's: three pages of the fake API; the getKubernetesCluster
+    // data source would have seen the first only and sent the latest version.
+    for (let i = 0; i < 45; i++) liveClusters.set(`other-${i}`, { version: '1.34.1-do.0' });
+    liveClusters.set('chat-stateless', { version: '1.32.9-do.2' });
+    apiRequests.length = 0;
+    const r = await run('stateless', {});
+    expect(r.one(T.cluster).inputs.version).toBe('1.32.9-do.2');
+    const pages = apiRequests.filter((q) => q.startsWith('/v2/kubernetes/clusters'));
+    expect(pages.length).toBe(Math.ceil(46 / FAKE_API_PAGE_SIZE));
+  });
+
+  it('a chat:kubernetesVersion the running version does not match upgrades to its newest, one valid step at a time', async () => {
+    // From the newest patch of 1.33, the next minor.
+    liveClusters.set('chat-stateless', { version: '1.33.5-do.1' });
     expect((await run('stateless', { 'chat:kubernetesVersion': '1.34' })).one(T.cluster).inputs.version).toBe(
       '1.34.1-do.0',
     );
+    // Within the minor, any newer patch.
+    liveClusters.set('chat-stateless', { version: '1.33.2-do.0' });
     expect((await run('stateless', { 'chat:kubernetesVersion': '1.33.5' })).one(T.cluster).inputs.version).toBe(
       '1.33.5-do.1',
     );
+  });
+
+  it('a minor upgrade from an older patch is refused before anything is declared, naming the patch to take first', async () => {
+    liveClusters.set('chat-stateless', { version: '1.33.2-do.0' });
+    let declared = 0;
+    const r = runProgram(
+      'stateless',
+      () => {
+        const stack = createStack(loadConfig());
+        declared++;
+        return stack as unknown as Record<string, unknown>;
+      },
+      { 'chat:kubernetesVersion': '1.34' },
+    );
+    await expect(r).rejects.toThrow(/the cluster runs 1\.33\.2-do\.0/);
+    await expect(r).rejects.toThrow(/pulumi config set chat:kubernetesVersion 1\.33\.5-do\.1 && pulumi up/);
+    await expect(r).rejects.toThrow(/pulumi config set chat:kubernetesVersion 1\.34 && pulumi up/);
+    expect(declared).toBe(1);
+  });
+
+  it('requiredStep: the newest patch of the running minor first, then one minor at a time', () => {
+    const offered = ['1.34.1-do.0', '1.33.5-do.1', '1.33.4-do.0', '1.32.9-do.2', '1.32.3-do.0'];
+    // A prefix one minor up from a running version that is not the latest patch names that patch.
+    expect(requiredStep('1.33.2-do.0', '1.34.1-do.0', offered)).toBe('1.33.5-do.1');
+    expect(requiredStep('1.33.5-do.0', '1.34.1-do.0', offered)).toBe('1.33.5-do.1');
+    // From the latest patch, the next minor is a valid step.
+    expect(requiredStep('1.33.5-do.1', '1.34.1-do.0', offered)).toBeUndefined();
+    // Two minors up: the latest patch first, then the next minor.
+    expect(requiredStep('1.32.3-do.0', '1.34.1-do.0', offered)).toBe('1.32.9-do.2');
+    expect(requiredStep('1.32.9-do.2', '1.34.1-do.0', offered)).toBe('1.33.5-do.1');
+    // Patch upgrades within the minor are always valid steps.
+    expect(requiredStep('1.33.2-do.0', '1.33.5-do.1', offered)).toBeUndefined();
+    // A minor DOKS no longer offers: its newest patch is unknown here, the API decides.
+    expect(requiredStep('1.31.4-do.0', '1.32.9-do.2', offered)).toBeUndefined();
+  });
+
+  it('runningCluster: pages to the end of the list, and refuses when it cannot be sure it saw every cluster', async () => {
+    const pages: Record<string, unknown> = {
+      '/v2/kubernetes/clusters?per_page=200&page=1': {
+        kubernetes_clusters: [{ id: 'a', name: 'a', version: '1.34.1-do.0' }],
+        links: { pages: { next: 'https://api.example/v2/kubernetes/clusters?page=2&per_page=1' } },
+        meta: { total: 3 },
+      },
+      'https://api.example/v2/kubernetes/clusters?page=2&per_page=1': {
+        kubernetes_clusters: [{ id: 'b', name: 'b', version: '1.33.5-do.1' }],
+        links: { pages: { next: 'https://api.example/v2/kubernetes/clusters?page=3&per_page=1' } },
+        meta: { total: 3 },
+      },
+      'https://api.example/v2/kubernetes/clusters?page=3&per_page=1': {
+        kubernetes_clusters: [{ id: 'mine-id', name: 'chat-x', version: '1.32.9-do.2' }],
+        links: {},
+        meta: { total: 3 },
+      },
+    };
+    const api = (answers: Record<string, unknown>): DigitalOceanApi => ({
+      get: async (q) => {
+        if (!(q in answers)) throw new Error(`unexpected GET ${q}`);
+        return answers[q];
+      },
+    });
+    // The stack's own cluster on the last page: found, not "no cluster yet".
+    expect(await runningCluster('chat-x', api(pages))).toEqual({ id: 'mine-id', version: '1.32.9-do.2' });
+    // Truly absent after every page: none.
+    expect(await runningCluster('chat-y', api(pages))).toBeUndefined();
+    // A list that ends short of the total it reports is not taken for complete.
+    const short = { ...pages };
+    (short['https://api.example/v2/kubernetes/clusters?page=2&per_page=1'] as any) = {
+      kubernetes_clusters: [{ id: 'b', name: 'b', version: '1.33.5-do.1' }],
+      links: {},
+      meta: { total: 3 },
+    };
+    await expect(runningCluster('chat-x', api(short))).rejects.toThrow(/listed 2 of the 3 it reports/);
+    // Two clusters of its name: ambiguous, refused.
+    const twice = {
+      '/v2/kubernetes/clusters?per_page=200&page=1': {
+        kubernetes_clusters: [
+          { id: 'one', name: 'chat-x', version: '1.33.5-do.1' },
+          { id: 'two', name: 'chat-x', version: '1.32.9-do.2' },
+        ],
+        meta: { total: 2 },
+      },
+    };
+    await expect(runningCluster('chat-x', api(twice))).rejects.toThrow(/2 Kubernetes clusters named chat-x/);
+    // An API error is not "no cluster".
+    await expect(
+      runningCluster('chat-x', {
+        get: async () => {
+          throw new Error('DigitalOcean API GET /v2/kubernetes/clusters answered 401');
+        },
+      }),
+    ).rejects.toThrow(/401/);
   });
 
   it('chooseVersion refuses a version older than the running one (the provider would replace the cluster)', () => {

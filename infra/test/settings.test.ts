@@ -200,7 +200,10 @@ describe('every setting, as the local stack and the Pulumi program read it', () 
   it.each([
     [{ 'chat:minNodes': '4' }, /^chat:maxNodes must be set as well when chat:minNodes is set/],
     [{ 'chat:minNodes': '4', 'chat:maxNodes': '2' }, /^chat:minNodes must be at most chat:maxNodes \(2\); got "4"$/],
-    [{ 'chat:minNodes': '2', 'chat:maxNodes': '3', 'chat:nodeCount': '5' }, /^chat:nodeCount must be between/],
+    [
+      { 'chat:minNodes': '2', 'chat:maxNodes': '3', 'chat:nodeCount': '2' },
+      /^chat:nodeCount must be unset when chat:minNodes and chat:maxNodes turn on autoscaling/,
+    ],
     [{ 'chat:domain': 'example.com' }, /^chat:dnsZone must be set when chat:domain has only two labels/],
     [{ 'chat:dnsZone': 'example.com' }, /^chat:dnsZone must be set only together with chat:domain/],
   ])('settings read together, %j: both refuse them alike', (settings, message) => {

@@ -4,6 +4,9 @@
  */
 import { loadConfig as loadServiceConfig } from '../../app/src/config';
 import { MAX_OLD_SPACE_MB } from '../../app/src/node-flags';
+import { CONFIG_DEFAULTS as SERVICE_DEFAULTS } from '../../app/src/config';
+import { DRAIN_SECONDS, healthCheckWindowSeconds, PRE_STOP_SECONDS, TERMINATION_GRACE_SECONDS } from '../chat-app';
+import { KUBECONFIG_EXPIRE_SECONDS, WORKERS_LABEL } from '../cluster';
 import { loadConfig } from '../config';
 import { redisLaunch, redisPlan } from '../persistence';
 import { createStack } from '../stack';
@@ -132,15 +135,78 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     expect(r().calls.map((c) => c.token)).toContain('digitalocean:index/getKubernetesVersions:getKubernetesVersions');
   });
 
-  it('runs the workloads on a workers pool of chat:nodeSize, chat:nodeCount nodes', () => {
+  it('asks for short-lived cluster credentials, and its version lookup mints none', () => {
+    // The credentials DOKS hands out with the cluster live this long, not 7 days; the program
+    // itself reaches the cluster with the token kubeconfig.
+    expect(r().one(T.cluster).inputs.kubeconfigExpireSeconds).toBe(KUBECONFIG_EXPIRE_SECONDS);
+    expect(KUBECONFIG_EXPIRE_SECONDS).toBeGreaterThan(0);
+    expect(KUBECONFIG_EXPIRE_SECONDS).toBeLessThanOrEqual(3600);
+    // The running version is read from the API's cluster list, which mints no credential; the
+    // getKubernetesCluster data source (one unpaged list, a 7-day credential per read) is not used.
+    expect(r().calls.map((c) => c.token)).not.toContain('digitalocean:index/getKubernetesCluster:getKubernetesCluster');
+  });
+
+  it('runs the workloads on a workers pool of chat:nodeSize, chat:nodeCount nodes, labelled for them', () => {
     expect(r().one(T.nodePool, 'workers').inputs).toMatchObject({
       clusterId: 'cluster-id',
       name: 'workers-s-2vcpu-2gb',
       size: 's-2vcpu-2gb',
       nodeCount: 2,
       autoScale: false,
+      labels: { [WORKERS_LABEL.key]: WORKERS_LABEL.value },
       tags: ['doks-chat', `chat-${stack}`],
     });
+  });
+
+  it('schedules both Deployments onto the workers pool, by a label only that pool carries', () => {
+    for (const name of ['redis-deployment', 'chat-app-deployment']) {
+      expect(r().one(T.deployment, name).inputs.spec.template.spec.nodeSelector).toEqual({
+        [WORKERS_LABEL.key]: WORKERS_LABEL.value,
+      });
+    }
+    // The default pool carries no labels at all.
+    expect(r().one(T.cluster).inputs.nodePool.labels).toBeUndefined();
+  });
+
+  it('makes no input of a Deployment, Service or claim secret, so `pulumi preview --diff` shows their changes', () => {
+    const k8s = r().resources.filter((x) => x.type.startsWith('kubernetes:') && x.custom !== false);
+    expect(k8s.length).toBeGreaterThanOrEqual(8);
+    for (const x of k8s) {
+      const allowed =
+        x.type === T.secret ? x.secretPaths.filter((p) => !/^(stringData|data)(\.|$)/.test(p)) : x.secretPaths;
+      expect({ resource: `${x.type}::${x.name}`, secret: allowed }).toEqual({
+        resource: `${x.type}::${x.name}`,
+        secret: [],
+      });
+    }
+    for (const name of ['redis-deployment', 'chat-app-deployment']) {
+      expect(r().one(T.deployment, name).secretPaths).toEqual([]);
+    }
+    // Only the kubeconfig on the Kubernetes provider.
+    expect(r().one(T.provider, 'k8s').secretPaths).toEqual(['kubeconfig']);
+  });
+
+  it('lets a chat pod leave without refusing connections: preStop wait, then drain, within the grace period', () => {
+    const d = r().one(T.deployment, 'chat-app-deployment').inputs;
+    const c = container(r().one(T.deployment, 'chat-app-deployment'), 'chat');
+    const a = r().one(T.service, 'chat-app-lb').inputs.metadata.annotations;
+    const n = (k: string) => Number(a[`service.beta.kubernetes.io/do-loadbalancer-healthcheck-${k}`]);
+    // The health-check window as the Service's own annotations give it: unhealthy-threshold
+    // failed checks an interval apart, plus one check's timeout.
+    const window = n('check-interval-seconds') * n('unhealthy-threshold') + n('response-timeout-seconds');
+    expect(window).toBe(healthCheckWindowSeconds());
+    expect(c.lifecycle).toEqual({ preStop: { sleep: { seconds: PRE_STOP_SECONDS } } });
+    expect(c.lifecycle.preStop.sleep.seconds).toBeGreaterThanOrEqual(window);
+    // The service drains for DRAIN_SECONDS after SIGTERM: the Deployment says so, and it is the
+    // service's own default.
+    expect(envOf(c).DRAIN_SECONDS).toBe(String(DRAIN_SECONDS));
+    expect(DRAIN_SECONDS).toBe(SERVICE_DEFAULTS.drainSeconds);
+    expect(d.spec.template.spec.terminationGracePeriodSeconds).toBe(TERMINATION_GRACE_SECONDS);
+    expect(TERMINATION_GRACE_SECONDS).toBeGreaterThanOrEqual(c.lifecycle.preStop.sleep.seconds + DRAIN_SECONDS);
+    // Readiness is not failed early: the probe stays the service's /readyz.
+    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    // A rollout surges first and never removes a ready pod before its replacement is ready.
+    expect(d.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
   });
 
   it('reaches the cluster with a kubeconfig built on the DigitalOcean token, not the 7-day one', () => {
@@ -157,7 +223,8 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
     const registry = r().one(T.registry).inputs;
     expect(registry).toMatchObject({ name: 'doks-chat-x1y2z3', subscriptionTierSlug: 'starter' });
     const image = r().one(T.image).inputs;
-    expect(image.imageName).toBe('registry.digitalocean.com/doks-chat-x1y2z3/chat:latest');
+    // Tagged with the stack: another stack pushing to the same registry never retags this one's image.
+    expect(image.imageName).toBe(`registry.digitalocean.com/doks-chat-x1y2z3/chat:chat-${stack}`);
     expect(image.build).toEqual({ context: '.', dockerfile: 'app/Dockerfile', platform: 'linux/amd64' });
     // Pushed with the write credentials DigitalOcean issued, not the host's docker login.
     expect(image.registry).toEqual({
@@ -202,6 +269,7 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
       HISTORY_LIMIT: '100',
       REPLICA_NAME: { fieldRef: { fieldPath: 'metadata.name' } },
       TRUST_PROXY: '1',
+      DRAIN_SECONDS: '10',
     });
     expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
@@ -273,6 +341,11 @@ describe.each(['stateless', 'stateful'])('stack %s', (stack) => {
         'service.beta.kubernetes.io/do-loadbalancer-name',
         'service.beta.kubernetes.io/do-loadbalancer-protocol',
         'service.beta.kubernetes.io/do-loadbalancer-type',
+        // Read by buildHealthCheck without override-health-check: the preStop wait depends on them.
+        'service.beta.kubernetes.io/do-loadbalancer-healthcheck-check-interval-seconds',
+        'service.beta.kubernetes.io/do-loadbalancer-healthcheck-response-timeout-seconds',
+        'service.beta.kubernetes.io/do-loadbalancer-healthcheck-unhealthy-threshold',
+        'service.beta.kubernetes.io/do-loadbalancer-healthcheck-healthy-threshold',
       ].sort(),
     );
     for (const v of Object.values(a)) expect(typeof v).toBe('string');
@@ -478,7 +551,10 @@ describe('switching persistence on one stack', () => {
     const key = (x: Recorded) => `${x.type}::${x.name}`;
     const before = new Set(stacks.stateless.resources.map(key));
     const after = new Set(flipped.resources.map(key));
-    expect([...after].filter((k) => !before.has(k))).toEqual([`${T.pvc}::redis-pvc`]);
+    // The claim, and the record of the class it is created with (a Stash in the state).
+    expect([...after].filter((k) => !before.has(k)).sort()).toEqual(
+      [`${T.pvc}::redis-pvc`, 'pulumi:index:Stash::redis-pvc-storage-class'].sort(),
+    );
     expect([...before].filter((k) => !after.has(k))).toEqual([]);
     expect(flipped.one(T.cluster).inputs.name).toBe('chat-stateless');
     expect(flipped.one(T.deployment, 'redis-deployment').inputs.spec.strategy).toEqual({ type: 'Recreate' });
