@@ -5,6 +5,7 @@
 import { Writable } from 'node:stream';
 import { podInfo } from '../experiment/kube';
 import type { BackupKube } from './cluster';
+import { loadKubeConfig } from '../experiment/kube';
 
 const GROUP = 'snapshot.storage.k8s.io';
 const VERSION = 'v1';
@@ -22,16 +23,7 @@ function sink(): { stream: Writable; text: () => string } {
 }
 
 export async function backupKubeFromKubeconfig(kubeconfigYaml: string): Promise<BackupKube> {
-  const k8s = await import('@kubernetes/client-node').catch((err: Error) => {
-    throw new Error(`cannot load @kubernetes/client-node (npm ci installs it): ${err.message}`);
-  });
-  const kc = new k8s.KubeConfig();
-  try {
-    kc.loadFromString(kubeconfigYaml);
-  } catch (err) {
-    throw new Error(`the kubeconfig is not valid: ${(err as Error).message}`, { cause: err });
-  }
-  if (!kc.getCurrentCluster()) throw new Error('the kubeconfig names no current cluster');
+  const { k8s, kc } = await loadKubeConfig(kubeconfigYaml);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const exec = new k8s.Exec(kc);

@@ -6,7 +6,8 @@ import type { KubeClient, PodInfo } from './cluster-target';
 
 import type { V1Pod } from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 
-export async function kubeClientFromKubeconfig(kubeconfigYaml: string): Promise<KubeClient> {
+/** The client library and a KubeConfig loaded from `kubeconfigYaml`, with errors that say which failed. */
+export async function loadKubeConfig(kubeconfigYaml: string) {
   const k8s = await import('@kubernetes/client-node').catch((err: Error) => {
     throw new Error(`cannot load @kubernetes/client-node (npm ci installs it): ${err.message}`);
   });
@@ -17,6 +18,11 @@ export async function kubeClientFromKubeconfig(kubeconfigYaml: string): Promise<
     throw new Error(`the kubeconfig is not valid: ${(err as Error).message}`, { cause: err });
   }
   if (!kc.getCurrentCluster()) throw new Error('the kubeconfig names no current cluster');
+  return { k8s, kc };
+}
+
+export async function kubeClientFromKubeconfig(kubeconfigYaml: string): Promise<KubeClient> {
+  const { k8s, kc } = await loadKubeConfig(kubeconfigYaml);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   return {
     async listPods(namespace, labelSelector) {
