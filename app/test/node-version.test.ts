@@ -3,32 +3,30 @@ import path from 'node:path';
 import { REPO_ROOT } from './helpers/replica-process';
 
 /**
- * One Node from the image to the tests. .nvmrc states the version the image runs; the
- * Dockerfile's base image and the tests' second Node (app/local/image-node.cjs) follow it.
+ * One Node from the image to the tests. The Dockerfile's base image states the version the
+ * image runs (no .imageVersion: the design card fixes the root's files); the tests' second Node
+ * (app/local/image-node.cjs) reads it from there.
  * `engines` states the oldest Node the code must also run on (the machines' 20), and the
  * type declarations are that Node's, so an API only newer Nodes have fails the typecheck.
  */
 const read = (rel: string) => fs.readFileSync(path.join(REPO_ROOT, rel), 'utf8');
-const nvmrc = read('.nvmrc').trim();
+const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(read('app/Dockerfile'))?.[1] ?? '';
+const imageVersion = /^node:(\d+\.\d+\.\d+)-/.exec(base)?.[1] ?? '';
 const pkg = JSON.parse(read('package.json')) as { engines: { node: string } };
 const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { version: string }> };
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a CommonJS script, loaded as the tests' pre-step loads it
 const imageNode = require('../local/image-node.cjs') as { version: string; SUITES: string };
 
 describe('the Node versions', () => {
-  it('.nvmrc names one exact release of an LTS line (an even major)', () => {
-    expect(nvmrc).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(Number(nvmrc.split('.')[0]) % 2).toBe(0);
-  });
-
-  it("the Dockerfile's base is that release, pinned by a sha256 digest", () => {
-    const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(read('app/Dockerfile'))?.[1];
-    expect(base).toMatch(new RegExp(`^node:${nvmrc.replace(/\./g, '\\.')}-alpine[\\d.]*@sha256:[0-9a-f]{64}$`));
+  it("the Dockerfile's base names one exact release of an LTS line (an even major), pinned by a sha256 digest", () => {
+    expect(imageVersion).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(Number(imageVersion.split('.')[0]) % 2).toBe(0);
+    expect(base).toMatch(new RegExp(`^node:${imageVersion.replace(/\./g, '\\.')}-alpine[\\d.]*@sha256:[0-9a-f]{64}$`));
     expect(read('app/Dockerfile')).not.toMatch(/^FROM node:/m); // every stage uses NODE_IMAGE
   });
 
   it('the tests run the service and live-feed suites on that release too', () => {
-    expect(imageNode.version).toBe(nvmrc);
+    expect(imageNode.version).toBe(imageVersion);
     const suites = new RegExp(imageNode.SUITES);
     for (const suite of ['service-api', 'service-live-feed', 'service-redis-outage', 'unsent-budget']) {
       expect(`${REPO_ROOT}/app/test/${suite}.test.ts`).toMatch(suites);
@@ -42,6 +40,6 @@ describe('the Node versions', () => {
     const [major, minor] = process.versions.node.split('.').map(Number);
     expect(major > Number(oldest![1]) || (major === Number(oldest![1]) && minor >= Number(oldest![2]))).toBe(true);
     expect(lock.packages['node_modules/@types/node'].version.split('.')[0]).toBe(oldest![1]);
-    expect(Number(oldest![1])).toBeLessThan(Number(nvmrc.split('.')[0]));
+    expect(Number(oldest![1])).toBeLessThan(Number(imageVersion.split('.')[0]));
   });
 });
