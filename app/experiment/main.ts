@@ -100,8 +100,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const cycles: CycleResult[] = [];
-  let error: unknown;
-  try {
+  const error = await runThenStop(target, progress, fail, async () => {
     const api = new ChatApi(info.url);
     const historyLimit = await api.historyLimit();
     progress.note(info.description);
@@ -116,13 +115,7 @@ export async function main(argv: string[]): Promise<number> {
       onCycle: (c) => cycles.push(c),
       snapshotSeconds: info.managed?.snapshotSeconds ?? undefined,
     });
-  } catch (err) {
-    error = err;
-  } finally {
-    progress.update('stopping');
-    await target.stop().catch((err) => fail('stopping the target failed', err));
-    progress.clear();
-  }
+  });
   if (interrupted) return 130;
   if (error) fail(`cycle ${cycles.length + 1} failed`, error, recentLog());
 
@@ -152,6 +145,25 @@ export async function main(argv: string[]): Promise<number> {
   return v.ok ? 0 : 1;
 }
 
+/** Runs `run` against the target, then stops the target whatever happened; the error `run` threw, if any. */
+async function runThenStop(
+  target: Target,
+  progress: Progress,
+  fail: (what: string, err: unknown) => void,
+  run: () => Promise<void>,
+): Promise<unknown> {
+  try {
+    await run();
+    return undefined;
+  } catch (err) {
+    return err;
+  } finally {
+    progress.update('stopping');
+    await target.stop().catch((err) => fail('stopping the target failed', err));
+    progress.clear();
+  }
+}
+
 /** --fault volume-loss: the backup cycle instead of the pod kill (see volume-loss.ts). */
 async function volumeLoss(
   opts: ExperimentOptions,
@@ -162,8 +174,7 @@ async function volumeLoss(
   interrupted: () => boolean,
 ): Promise<number> {
   let cycles: Awaited<ReturnType<typeof runVolumeLoss>> = [];
-  let error: unknown;
-  try {
+  const error = await runThenStop(target, progress, fail, async () => {
     progress.note(info.description);
     cycles = await runVolumeLoss(target, new ChatApi(info.url), {
       messages: opts.messages,
@@ -171,13 +182,7 @@ async function volumeLoss(
       recoveryTimeoutMs: opts.timeoutSeconds * 1000,
       progress: (line) => progress.update(line),
     });
-  } catch (err) {
-    error = err;
-  } finally {
-    progress.update('stopping');
-    await target.stop().catch((err) => fail('stopping the target failed', err));
-    progress.clear();
-  }
+  });
   if (interrupted()) return 130;
   if (error) fail('the volume-loss run failed', error, target.recentLog.slice(-12));
   const v = error

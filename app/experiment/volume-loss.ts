@@ -129,20 +129,12 @@ export function volumeLossVerdict(cycles: readonly VolumeLossCycle[]): Verdict {
   };
 }
 
-/** The --json line of a volume-loss run. */
-export interface VolumeLossSummary {
+/** The --json line of a volume-loss run: the cycles' counts totalled, their recovery times' medians. */
+export interface VolumeLossSummary extends Omit<VolumeLossCycle, 'cycle' | 'backup'> {
   stack: StackName;
   target: 'local';
   fault: 'volume-loss';
   cycles: number;
-  ackedBeforeBackup: number;
-  ackedAfterBackup: number;
-  survived: number;
-  lostBeforeBackup: number;
-  lostAfterBackup: number;
-  redisRecoveryMs: number;
-  appRecoveryMs: number;
-  aofLoaded: boolean;
   ok: boolean;
   reason: string;
 }
